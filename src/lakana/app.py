@@ -1,0 +1,79 @@
+"""Application factory: the core shell plus every domain listed in :data:`DOMAINS`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import Depends, FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from lakana import __version__
+from lakana.core import i18n
+from lakana.core.auth.deps import csrf_protect, negotiate_language
+from lakana.core.config import Settings, load_settings
+from lakana.core.db import make_engine, make_session_factory
+from lakana.core.plugins import DomainPlugin
+from lakana.core.web import errors
+from lakana.core.web.middleware import BodySizeLimitMiddleware, SecurityHeadersMiddleware
+from lakana.core.web.templating import STATIC_DIR, build_environment
+
+
+def domains() -> list[DomainPlugin]:
+    """The domains of this build, in menu order (explicit, no module scanning)."""
+    from lakana.registry.plugin import PLUGIN as registry
+
+    return [registry]
+
+
+def core_plugins() -> list[DomainPlugin]:
+    """The core's own routers (accounts, audit, jobs, notifications), packaged like a domain."""
+    from lakana.core.web.plugin import PLUGIN as shell
+
+    return [shell]
+
+
+def register_all(plugins: Sequence[DomainPlugin]) -> None:
+    """Let each plugin grant its permissions and add its translations."""
+    for plugin in plugins:
+        plugin.register_permissions()
+        if plugin.catalog_dir is not None:
+            i18n.register_catalog_dir(plugin.catalog_dir)
+
+
+def create_app(settings: Settings | None = None, **engine_kwargs: Any) -> FastAPI:
+    """Build the ASGI application for ``settings`` (read from the environment by default)."""
+    settings = settings or load_settings()
+    plugins = [*core_plugins(), *domains()]
+    register_all(plugins)
+    app = FastAPI(
+        title="Lakana",
+        version=__version__,
+        description="Sovereign platform for national cybersecurity governance (JSON API).",
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/v1/openapi.json",
+        dependencies=[Depends(negotiate_language)],
+        swagger_ui_parameters={"syntaxHighlight": False},
+    )
+    engine = make_engine(settings, **engine_kwargs)
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.session_factory = make_session_factory(engine)
+    app.state.plugins = plugins
+    app.state.jinja = build_environment(
+        [p.templates_dir for p in plugins if p.templates_dir is not None])
+    app.state.jinja.globals["menu_entries"] = sorted(
+        (m for p in plugins for m in p.menu), key=lambda m: m.order)
+    for plugin in plugins:
+        if plugin.api_router is not None:
+            app.include_router(plugin.api_router, prefix="/api/v1",
+                               dependencies=[Depends(csrf_protect)])
+        if plugin.pages_router is not None:
+            app.include_router(plugin.pages_router, dependencies=[Depends(csrf_protect)],
+                               include_in_schema=False)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    errors.install(app)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_upload_bytes)
+    app.add_middleware(SecurityHeadersMiddleware, https=settings.https)
+    return app

@@ -1,0 +1,109 @@
+"""The ``lakana`` command: init, serve, demo, worker, and each domain's commands."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lakana.core.cli_support import (
+    cli_settings,
+    cli_transaction,
+    fail,
+    friendly_errors,
+    read_secret_from_stdin,
+)
+
+app = typer.Typer(help="Lakana: national cybersecurity governance platform.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+
+
+def _register_subcommands() -> None:
+    from lakana.app import core_plugins, domains, register_all
+    from lakana.core.audit.cli import app as audit_app
+    from lakana.core.auth.cli import token_app, user_app
+
+    register_all([*core_plugins(), *domains()])
+    app.add_typer(user_app, name="user", help="Manage accounts.")
+    app.add_typer(token_app, name="token", help="Manage API tokens.")
+    app.add_typer(audit_app, name="audit", help="Verify and export the audit ledger.")
+    for plugin in domains():
+        if plugin.cli is not None:
+            app.add_typer(plugin.cli, name=plugin.name)
+
+
+def migrate_database() -> None:
+    """Bring the database schema to the latest Alembic revision."""
+    from alembic import command
+    from alembic.config import Config
+
+    settings = cli_settings()
+    config = Config()
+    config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    config.set_main_option("sqlalchemy.url", settings.effective_database_url)
+    config.attributes["configure_logger"] = False
+    command.upgrade(config, "head")
+
+
+@app.command()
+@friendly_errors
+def init(
+    admin_email: Annotated[str | None, typer.Option(help="E-mail of the first administrator.")]
+    = None,
+    admin_password_stdin: Annotated[bool, typer.Option(
+        "--admin-password-stdin", help="Read the administrator's password on standard input.")]
+    = False,
+    admin_name: Annotated[str, typer.Option(help="Full name of the first administrator.")]
+    = "Administrateur",
+) -> None:
+    """Create the data folder, the database schema, the keys and the first administrator."""
+    from lakana.core.audit.signing import create_key
+    from lakana.core.auth import service
+    from lakana.core.auth.rbac import Role, system_actor
+
+    settings = cli_settings()
+    home = settings.resolved_home
+    home.mkdir(parents=True, exist_ok=True)
+    secret_path = home / "secret.key"
+    if not settings.secret_key and not secret_path.exists():
+        secret_path.write_text(secrets.token_urlsafe(48))
+        secret_path.chmod(0o600)
+    key_path = settings.effective_ledger_key_path
+    if not key_path.exists():
+        create_key(key_path)
+        typer.echo(f"ledger key created: {key_path}")
+    migrate_database()
+    typer.echo(f"database ready: {settings.effective_database_url.split('@')[-1]}")
+    if admin_email:
+        if not admin_password_stdin:
+            fail("give the administrator's password with --admin-password-stdin")
+        password = read_secret_from_stdin()
+        with cli_transaction(settings) as session:
+            if service.get_user_by_email(session=session, email=admin_email) is not None:
+                typer.echo(f"administrator already exists: {admin_email}")
+                return
+            service.create_user(session=session, actor=system_actor("lakana init", "cli"),
+                                email=admin_email, full_name=admin_name,
+                                role=Role.PLATFORM_ADMIN, password=password)
+        typer.echo(f"administrator created: {admin_email}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Web processes.")] = 1,
+) -> None:
+    """Serve the web UI and the API."""
+    import uvicorn
+
+    uvicorn.run("lakana.app:create_app", factory=True, host=host, port=port, workers=workers,
+                proxy_headers=False, server_header=False)
+
+
+def main() -> None:
+    """Entry point of the ``lakana`` script."""
+    _register_subcommands()
+    app()

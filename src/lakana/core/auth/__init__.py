@@ -1,0 +1,1 @@
+"""Accounts, sessions, MFA, API tokens, roles and scope."""

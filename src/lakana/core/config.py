@@ -1,0 +1,74 @@
+"""Configuration: one Settings object built from ``LAKANA_*`` variables and an optional ``.env``."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """All of Lakana's settings; build it with :func:`load_settings`, never at import time."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LAKANA_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    home: Path = Field(default=Path("./var"), description="Data folder: SQLite file, keys, files.")
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; SQLite in home.")
+    secret_key: str | None = Field(default=None, description="Session/CSRF key; else home/secret.key")
+    ledger_key_path: Path | None = Field(default=None, description="Ed25519 private key (PEM).")
+    ledger_checkpoint_every: int = Field(default=1000, ge=1)
+    default_language: str = "fr"
+    session_idle_minutes: int = Field(default=60, ge=1)
+    session_max_hours: int = Field(default=12, ge=1)
+    https: bool = Field(default=False, description="Served over HTTPS (Secure cookies, HSTS).")
+    trust_proxy_headers: bool = False
+    max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+    login_max_failures: int = Field(default=5, ge=1)
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    smtp_sender: str = "lakana@localhost"
+    jobs_inline: bool = Field(default=False, description="Run background jobs in-process.")
+    base_url: str = "http://127.0.0.1:8000"
+
+    @cached_property
+    def resolved_home(self) -> Path:
+        """The data folder as an absolute path."""
+        return self.home.expanduser().resolve()
+
+    @property
+    def effective_database_url(self) -> str:
+        """The database URL, defaulting to a SQLite file inside the data folder."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.resolved_home / 'lakana.db'}"
+
+    @property
+    def effective_ledger_key_path(self) -> Path:
+        """Where the platform's Ed25519 ledger signing key lives."""
+        return self.ledger_key_path or self.resolved_home / "keys" / "ledger-ed25519.pem"
+
+    @property
+    def files_dir(self) -> Path:
+        """Root of the content-addressed file store."""
+        return self.resolved_home / "files"
+
+    def effective_secret_key(self) -> bytes:
+        """The key for sessions and CSRF tokens, from the setting or the home's key file."""
+        if self.secret_key:
+            return self.secret_key.encode()
+        path = self.resolved_home / "secret.key"
+        if path.exists():
+            return path.read_bytes().strip()
+        raise RuntimeError("secret key missing: run `lakana init` or set LAKANA_SECRET_KEY")
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment (and ``.env``), with explicit overrides on top."""
+    return Settings(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,82 @@
+"""How a domain plugs into the core: routers, permissions, menu entries, catalogs, CLI, demo.
+
+The application factory receives an explicit list of :class:`DomainPlugin`; core never
+branches on a domain's name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import typer
+    from fastapi import APIRouter
+    from sqlalchemy.orm import Session
+
+    from lakana.core.auth.rbac import Actor
+
+
+@dataclass(frozen=True)
+class MenuEntry:
+    """A link in the main navigation, shown to actors holding ``permission``."""
+
+    label: str
+    path: str
+    permission: str | None
+    icon: str = ""
+    order: int = 100
+
+
+@dataclass(frozen=True)
+class DashboardCard:
+    """A number on the home dashboard, computed for the actor."""
+
+    label: str
+    path: str
+    permission: str
+    count: Callable[[Session, Actor], int]
+
+
+@dataclass(frozen=True)
+class DemoStep:
+    """A step of ``lakana demo``: fills the domain's demo data."""
+
+    name: str
+    run: Callable[..., Any]
+    order: int = 100
+
+
+@dataclass(frozen=True)
+class DomainPlugin:
+    """Everything a domain registers with the core."""
+
+    name: str
+    register_permissions: Callable[[], None]
+    api_router: APIRouter | None = None
+    pages_router: APIRouter | None = None
+    templates_dir: Path | None = None
+    catalog_dir: Path | None = None
+    menu: tuple[MenuEntry, ...] = ()
+    dashboard: tuple[DashboardCard, ...] = ()
+    cli: typer.Typer | None = None
+    demo: tuple[DemoStep, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+_institution_lookup: Callable[[Session, str], int | None] | None = None
+
+
+def register_institution_lookup(lookup: Callable[[Session, str], int | None]) -> None:
+    """The registry tells the core how to find an institution's id by its acronym."""
+    global _institution_lookup
+    _institution_lookup = lookup
+
+
+def lookup_institution(session: Session, acronym: str) -> int | None:
+    """An institution's id by acronym, through the registered lookup."""
+    if _institution_lookup is None:
+        raise RuntimeError("no institution registry is plugged in")
+    return _institution_lookup(session, acronym)

@@ -1,0 +1,1 @@
+"""The web shell: middleware, templates, request dependencies, error handling, core pages."""

@@ -1,0 +1,144 @@
+"""Mapping of errors to responses: RFC 9457 problem JSON for the API, a page for people.
+
+Nothing here ever shows a stack trace: unexpected errors are logged and answered with a
+plain 500 message.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Scope
+
+from lakana.core import i18n
+from lakana.core.errors import LakanaError, Unauthenticated
+
+log = logging.getLogger("lakana.web")
+PROBLEM_TYPE_BASE = "https://lakana.ml/problems/"
+
+
+def wants_json(path: str, accept: str | None) -> bool:
+    """The API answers JSON; pages answer HTML unless the client asks only for JSON."""
+    return path.startswith("/api/") or (accept or "").startswith("application/json")
+
+
+def problem(status: int, title: str, detail: str, *, type_slug: str, instance: str | None = None,
+            errors: list[dict[str, Any]] | None = None, headers: dict[str, str] | None = None
+            ) -> JSONResponse:
+    """An RFC 9457 problem document."""
+    body: dict[str, Any] = {"type": PROBLEM_TYPE_BASE + type_slug, "title": title,
+                            "status": status, "detail": detail}
+    if instance:
+        body["instance"] = instance
+    if errors:
+        body["errors"] = errors
+    return JSONResponse(body, status_code=status, media_type="application/problem+json",
+                        headers=headers)
+
+
+def _language(request: Request) -> str:
+    lang = getattr(request.state, "language", None)
+    return lang or i18n.negotiate(request.headers.get("accept-language"))
+
+
+def _error_page(request: Request, status: int, title: str, detail: str) -> Response:
+    env = getattr(request.app.state, "jinja", None)
+    if env is None:
+        return HTMLResponse(f"<h1>{status}</h1>", status_code=status)
+    try:
+        from lakana.core.web.templating import base_context
+
+        ctx = base_context(request)
+        ctx.update({"status": status, "title": title, "detail": detail})
+        with i18n.use_language(_language(request)):
+            body = env.get_template("error.html").render(ctx)
+    except Exception:  # the error page itself must never fail
+        log.exception("error page failed to render")
+        body = f"<!doctype html><title>{status}</title><h1>{status}</h1>"
+    return HTMLResponse(body, status_code=status)
+
+
+def _respond(request: Request, status: int, title: str, detail: str, type_slug: str,
+             errors: list[dict[str, Any]] | None = None,
+             headers: dict[str, str] | None = None) -> Response:
+    if wants_json(request.url.path, request.headers.get("accept")):
+        return problem(status, title, detail, type_slug=type_slug, instance=request.url.path,
+                       errors=errors, headers=headers)
+    if status == 401:
+        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+    return _error_page(request, status, title, detail)
+
+
+async def handle_lakana_error(request: Request, exc: Exception) -> Response:
+    """Domain errors: translated title and message, proper status."""
+    assert isinstance(exc, LakanaError)
+    with i18n.use_language(_language(request)):
+        title = i18n.gettext(exc.title)
+        detail = i18n.gettext(exc.message, **exc.params)
+        errors = [_translate_item(e) for e in exc.errors]
+    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthenticated) else None
+    return _respond(request, exc.status, title, detail, exc.type_slug, errors, headers)
+
+
+def _translate_item(item: dict[str, Any]) -> dict[str, Any]:
+    out = dict(item)
+    if "message" in out:
+        out["message"] = i18n.gettext(str(out["message"]), **out.get("params", {}))
+        out.pop("params", None)
+    return out
+
+
+async def handle_validation_error(request: Request, exc: Exception) -> Response:
+    """Request validation: 422 with each field's problem."""
+    assert isinstance(exc, RequestValidationError)
+    with i18n.use_language(_language(request)):
+        errors = [{"field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"),
+                   "message": e.get("msg", "")} for e in exc.errors()]
+        title = i18n.gettext("Invalid input")
+        detail = i18n.gettext("Some fields are missing or invalid: %(fields)s.",
+                              fields=", ".join(e["field"] or "?" for e in errors))
+    return _respond(request, 422, title, detail, "invalid", errors)
+
+
+async def handle_http_error(request: Request, exc: Exception) -> Response:
+    """Framework errors (unknown route, wrong method)."""
+    assert isinstance(exc, StarletteHTTPException)
+    messages = {404: ("Not found", "This page does not exist."),
+                405: ("Method not allowed", "This method is not allowed here."),
+                401: ("Authentication required", "Please log in.")}
+    title_id, detail_id = messages.get(exc.status_code, ("Error", str(exc.detail)))
+    with i18n.use_language(_language(request)):
+        title, detail = i18n.gettext(title_id), i18n.gettext(detail_id)
+    return _respond(request, exc.status_code, title, detail, "http-%d" % exc.status_code,
+                    headers=getattr(exc, "headers", None))
+
+
+async def handle_unexpected(request: Request, exc: Exception) -> Response:
+    """Anything else: logged, answered without details."""
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    with i18n.use_language(_language(request)):
+        title = i18n.gettext("Internal error")
+        detail = i18n.gettext("Something went wrong on our side; the error was logged.")
+    return _respond(request, 500, title, detail, "internal")
+
+
+def too_large_response(scope: Scope, max_bytes: int) -> Response:
+    """413 for a body over the limit (used by the body-size middleware)."""
+    headers = {k.decode().lower(): v.decode() for k, v in scope.get("headers", [])}
+    with i18n.use_language(i18n.negotiate(headers.get("accept-language"))):
+        title = i18n.gettext("Too large")
+        detail = i18n.gettext("The request body is larger than %(size)s bytes.", size=max_bytes)
+    return problem(413, title, detail, type_slug="too-large", instance=scope.get("path"))
+
+
+def install(app: FastAPI) -> None:
+    """Register every handler on the application."""
+    app.add_exception_handler(LakanaError, handle_lakana_error)
+    app.add_exception_handler(RequestValidationError, handle_validation_error)
+    app.add_exception_handler(StarletteHTTPException, handle_http_error)
+    app.add_exception_handler(Exception, handle_unexpected)

@@ -1,0 +1,38 @@
+"""The core's own pages and API (accounts, audit ledger, home), plugged in like a domain."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter
+
+from lakana.core.auth import api as auth_api
+from lakana.core.auth import pages as auth_pages
+from lakana.core.plugins import DomainPlugin
+from lakana.core.web import pages as web_pages
+
+
+def _register() -> None:
+    """Core permissions are granted in ``rbac`` itself."""
+
+
+def _pages() -> APIRouter:
+    router = APIRouter()
+    router.include_router(web_pages.router)
+    router.include_router(auth_pages.router)
+    return router
+
+
+def _api() -> APIRouter:
+    router = APIRouter()
+    router.include_router(auth_api.router)
+    return router
+
+
+PLUGIN = DomainPlugin(
+    name="core",
+    register_permissions=_register,
+    api_router=_api(),
+    pages_router=_pages(),
+    catalog_dir=Path(__file__).parent.parent / "i18n" / "locale",
+)

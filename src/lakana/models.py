@@ -1,0 +1,8 @@
+"""Every table of the application, imported in one place for Alembic and tests."""
+
+from lakana.core.audit import models as audit_models  # noqa: F401
+from lakana.core.auth import models as auth_models  # noqa: F401
+from lakana.core.db import Base
+from lakana.registry import models as registry_models  # noqa: F401
+
+metadata = Base.metadata

@@ -1,0 +1,1 @@
+"""Registry domain: institutions, their information systems, endpoints and contacts."""
