@@ -90,6 +90,79 @@ def init(
         typer.echo(f"administrator created: {admin_email}")
 
 
+DEMO_PASSWORD = "Lakana-Demo-2026!"
+DEMO_USERS: tuple[tuple[str, str, str, str | None], ...] = (
+    ("admin@demo.lakana.ml", "Awa Traoré", "platform_admin", None),
+    ("officer@demo.lakana.ml", "Moussa Keïta", "agency_officer", None),
+    ("csirt@demo.lakana.ml", "Fatoumata Diarra", "csirt_analyst", None),
+    ("auditor@demo.lakana.ml", "Ibrahim Coulibaly", "auditor", None),
+    ("focal.mef@demo.lakana.ml", "Aminata Sangaré", "focal_point", "MEF"),
+    ("viewer.mef@demo.lakana.ml", "Oumar Dembélé", "institution_viewer", "MEF"),
+)
+
+
+@app.command()
+@friendly_errors
+def demo(
+    serve_after: Annotated[bool, typer.Option("--serve", help="Start the server afterwards.")]
+    = False,
+    port: Annotated[int, typer.Option(help="Port for --serve.")] = 8000,
+) -> None:
+    """Initialise if needed, load realistic demo data (fictitious people) and demo accounts."""
+    import pyotp
+
+    from lakana.app import domains
+    from lakana.core.auth import service
+    from lakana.core.auth.rbac import INSTITUTION_ROLES, Role, system_actor
+    from lakana.core.plugins import lookup_institution
+
+    init(admin_email=None, admin_password_stdin=False, admin_name="")
+    actor = system_actor("lakana demo", "cli")
+    steps = sorted((s for p in domains() for s in p.demo), key=lambda s: s.order)
+    with cli_transaction() as session:
+        for step in steps:
+            counts = step.run(session=session, actor=actor)
+            typer.echo(f"demo {step.name}: {counts}")
+        lines = []
+        for email, name, role_name, acronym in DEMO_USERS:
+            role = Role(role_name)
+            user = service.get_user_by_email(session=session, email=email)
+            if user is None:
+                institution_id = lookup_institution(session, acronym) if acronym else None
+                user = service.create_user(session=session, actor=actor, email=email,
+                                           full_name=name, role=role, password=DEMO_PASSWORD,
+                                           institution_id=institution_id)
+                if role not in INSTITUTION_ROLES:
+                    user.mfa_secret = pyotp.random_base32()
+                    user.mfa_enabled = True
+            mfa = f"  TOTP secret {user.mfa_secret}" if user.mfa_enabled else ""
+            lines.append(f"  {email:<28} {role_name:<19}{mfa}")
+    typer.echo(f"\nDemo accounts (password: {DEMO_PASSWORD}) — fictitious people:")
+    typer.echo("\n".join(lines))
+    typer.echo("  Current TOTP code: uv run lakana demo-code EMAIL "
+               "(demo only; or add the secret to an authenticator app)")
+    if serve_after:
+        typer.echo(f"\nLakana: http://127.0.0.1:{port}/")
+        serve(host="127.0.0.1", port=port, workers=1)
+
+
+@app.command("demo-code")
+def demo_code(email: str) -> None:
+    """Print the current TOTP code of a *demo* account (refused for any other account)."""
+    import pyotp
+
+    from lakana.core.auth import service
+
+    if not email.endswith("@demo.lakana.ml"):
+        fail("only demo accounts (@demo.lakana.ml) have their codes shown")
+    with cli_transaction() as session:
+        user = service.get_user_by_email(session=session, email=email)
+        if user is None or not user.mfa_secret:
+            fail(f"no demo account with MFA: {email}")
+        assert user is not None and user.mfa_secret is not None
+        typer.echo(pyotp.TOTP(user.mfa_secret).now())
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",

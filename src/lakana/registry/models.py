@@ -34,8 +34,13 @@ class Institution(Base):
     contacts: Mapped[list[Contact]] = relationship(
         back_populates="institution", cascade="all, delete-orphan", order_by="Contact.id"
     )
+    parent: Mapped[Institution | None] = relationship(remote_side=[id], lazy="joined",
+                                                      innerjoin=False)
 
     __mapper_args__ = {"version_id_col": version}
+
+    def __repr__(self) -> str:
+        return f"<Institution {self.acronym}>"
 
 
 class Contact(Base):
@@ -48,7 +53,7 @@ class Contact(Base):
         ForeignKey("registry_institution.id", ondelete="CASCADE"), index=True
     )
     full_name: Mapped[str] = mapped_column(String(200))
-    position: Mapped[str] = mapped_column(String(40))
+    position: Mapped[str] = mapped_column(String(120), default="")
     email: Mapped[str | None] = mapped_column(String(254))
     phone: Mapped[str | None] = mapped_column(String(40))
 
@@ -79,8 +84,12 @@ class InformationSystem(Base):
     endpoints: Mapped[list[Endpoint]] = relationship(
         back_populates="system", cascade="all, delete-orphan", order_by="Endpoint.id"
     )
+    institution: Mapped[Institution] = relationship(lazy="joined", innerjoin=True)
 
     __mapper_args__ = {"version_id_col": version}
+
+    def __repr__(self) -> str:
+        return f"<InformationSystem {self.name!r}>"
 
 
 class Endpoint(Base):

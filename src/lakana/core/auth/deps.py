@@ -12,6 +12,7 @@ import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
@@ -22,6 +23,7 @@ from lakana.core.auth.models import User, UserSession
 from lakana.core.auth.rbac import Actor
 from lakana.core.config import Settings
 from lakana.core.errors import Forbidden, Unauthenticated
+from lakana.core.web.errors import PageRedirect, wants_json
 
 SESSION_COOKIE = "lakana_session"
 PRESESSION_COOKIE = "lakana_pre"
@@ -120,15 +122,41 @@ def pending_identity(request: Request, session: DbSession) -> Identity:
     return identity
 
 
+#: Pages a person who must change their password may still open.
+PASSWORD_CHANGE_PATHS = ("/account/password", "/logout", "/language", "/static")
+
+
+def _is_page(request: Request) -> bool:
+    return not wants_json(request.url.path, request.headers.get("accept"))
+
+
+def _here(request: Request) -> str:
+    target = request.url.path
+    if request.url.query and request.method == "GET":
+        target += "?" + request.url.query
+    return quote(target, safe="/")
+
+
 def require_identity(request: Request, session: DbSession) -> Identity:
-    """A full identity, else 401 (the API) or a redirect to the log-in page (pages)."""
-    identity = optional_identity(request, session)
+    """A full identity, else 401 (the API) or a redirect to the log-in page (pages).
+
+    A session still owing its second factor is sent back to the MFA step, and a person
+    who must change their password is sent to the password form (the API answers 403).
+    """
+    identity = _identify(request, session)
     if identity is None:
         if request.headers.get("authorization") or request.cookies.get(SESSION_COOKIE):
             raise Unauthenticated("Your session has expired: please log in again.")
         raise Unauthenticated("Please log in.")
+    if identity.user_session is not None and not identity.user_session.mfa_passed:
+        if _is_page(request):
+            step = "/login/mfa" if identity.user.mfa_enabled else "/login/mfa/enroll"
+            raise PageRedirect(f"{step}?next={_here(request)}")
+        raise Unauthenticated("Two-factor authentication is not finished: please log in again.")
     if identity.user.must_change_password and identity.user_session is not None and \
-            not request.url.path.startswith(("/account/password", "/logout", "/static")):
+            not request.url.path.startswith(PASSWORD_CHANGE_PATHS):
+        if _is_page(request):
+            raise PageRedirect("/account/password")
         raise Forbidden("You must change your password before going on.")
     return identity
 
@@ -174,6 +202,8 @@ async def csrf_protect(request: Request) -> None:
         return
     if request.headers.get("authorization", "").lower().startswith("bearer "):
         return
+    if request.url.path.startswith("/api/") and SESSION_COOKIE not in request.cookies:
+        return  # no ambient credential to abuse: authentication answers 401 instead
     presented = request.headers.get(CSRF_HEADER)
     if presented is None:
         content_type = request.headers.get("content-type", "")

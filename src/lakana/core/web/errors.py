@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -16,10 +17,35 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Scope
 
 from lakana.core import i18n
-from lakana.core.errors import LakanaError, Unauthenticated
+from lakana.core.errors import LakanaError, TooManyRequests, Unauthenticated
 
 log = logging.getLogger("lakana.web")
 PROBLEM_TYPE_BASE = "https://lakana.ml/problems/"
+SESSION_COOKIE = "lakana_session"
+
+
+class PageRedirect(Exception):
+    """Raised by page dependencies to send a person elsewhere (MFA step, password change)."""
+
+    def __init__(self, location: str) -> None:
+        super().__init__(location)
+        self.location = location
+
+
+def redirect(request: Request, location: str) -> Response:
+    """A 303 redirect, or an ``HX-Redirect`` for htmx so the whole page changes."""
+    if request.headers.get("hx-request") == "true":
+        return Response(status_code=204, headers={"HX-Redirect": location})
+    return RedirectResponse(location, status_code=303)
+
+
+def login_location(request: Request, *, expired: bool) -> str:
+    """The log-in page, coming back to this page afterwards (safe relative path only)."""
+    target = request.url.path
+    if request.url.query and request.method == "GET":
+        target += "?" + request.url.query
+    location = "/login?next=" + quote(target, safe="/")
+    return location + "&expired=1" if expired else location
 
 
 def wants_json(path: str, accept: str | None) -> bool:
@@ -70,8 +96,15 @@ def _respond(request: Request, status: int, title: str, detail: str, type_slug: 
         return problem(status, title, detail, type_slug=type_slug, instance=request.url.path,
                        errors=errors, headers=headers)
     if status == 401:
-        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
-    return _error_page(request, status, title, detail)
+        expired = SESSION_COOKIE in request.cookies
+        response = redirect(request, login_location(request, expired=expired))
+        if expired:
+            response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
+    page = _error_page(request, status, title, detail)
+    if headers:
+        page.headers.update(headers)
+    return page
 
 
 async def handle_lakana_error(request: Request, exc: Exception) -> Response:
@@ -81,8 +114,23 @@ async def handle_lakana_error(request: Request, exc: Exception) -> Response:
         title = i18n.gettext(exc.title)
         detail = i18n.gettext(exc.message, **exc.params)
         errors = [_translate_item(e) for e in exc.errors]
-    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthenticated) else None
+    headers = error_headers(exc)
     return _respond(request, exc.status, title, detail, exc.type_slug, errors, headers)
+
+
+def error_headers(exc: LakanaError) -> dict[str, str] | None:
+    """Headers an error implies: ``WWW-Authenticate`` for 401, ``Retry-After`` for 429."""
+    if isinstance(exc, Unauthenticated):
+        return {"WWW-Authenticate": "Bearer"}
+    if isinstance(exc, TooManyRequests) and "seconds" in exc.params:
+        return {"Retry-After": str(exc.params["seconds"])}
+    return None
+
+
+async def handle_redirect(request: Request, exc: Exception) -> Response:
+    """Follow a :class:`PageRedirect`."""
+    assert isinstance(exc, PageRedirect)
+    return redirect(request, exc.location)
 
 
 def _translate_item(item: dict[str, Any]) -> dict[str, Any]:
@@ -138,6 +186,7 @@ def too_large_response(scope: Scope, max_bytes: int) -> Response:
 
 def install(app: FastAPI) -> None:
     """Register every handler on the application."""
+    app.add_exception_handler(PageRedirect, handle_redirect)
     app.add_exception_handler(LakanaError, handle_lakana_error)
     app.add_exception_handler(RequestValidationError, handle_validation_error)
     app.add_exception_handler(StarletteHTTPException, handle_http_error)

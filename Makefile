@@ -1,0 +1,37 @@
+# Lakana — developer commands. The README's two commands are `make demo` and `make test`.
+UV ?= uv
+PYTEST ?= $(UV) run pytest
+
+.PHONY: setup demo serve test test-sqlite test-postgres test-e2e lint bench clean
+
+setup:                          ## install uv (if missing) and the locked dependencies
+	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --quiet "uv==0.13.8"
+	$(UV) sync --frozen
+
+demo: setup                     ## run Lakana with demo data on SQLite (./var)
+	$(UV) run lakana demo --serve
+
+serve: setup
+	$(UV) run lakana serve
+
+lint: setup                     ## ruff, mypy (strict on src), import-linter contracts
+	$(UV) run ruff check src tests bench
+	$(UV) run mypy
+	$(UV) run lint-imports
+
+test-sqlite: setup
+	$(PYTEST) -q -m "not e2e" --cov --cov-report=term:skip-covered
+
+test-postgres: setup
+	scripts/with-postgres.sh $(PYTEST) -q -m "not e2e" -p no:randomly
+
+test-e2e: setup
+	$(PYTEST) -q -m e2e
+
+test: lint test-sqlite test-postgres test-e2e   ## the whole suite: lint, SQLite, PostgreSQL, browser
+
+bench: setup                    ## benchmarks: each prints a table against its baseline
+	@for b in bench/bench_*.py; do echo "== $$b"; $(UV) run python $$b || exit 1; done
+
+clean:
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache .coverage

@@ -1,0 +1,226 @@
+"""Every route of the application, as anonymous, without permission, and from another institution.
+
+The routes are read from the application's route table, so a new route is covered
+automatically: a route with a path parameter this file does not know fails the suite until
+someone says how to make an object of another institution for it (``OBJECT_MAKERS``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+
+from lakana.core.auth.rbac import Role
+from tests.conftest import Factory, csrf_from
+
+#: Routes anyone may call (the log-in flow itself, the language switch, API docs).
+PUBLIC = {("GET", "/login"), ("POST", "/login"), ("POST", "/language"), ("POST", "/logout"),
+          ("GET", "/api/docs")}
+#: Routes reachable with a password-only session (the second-factor steps).
+PENDING_SESSION = {("GET", "/login/mfa"), ("POST", "/login/mfa"),
+                   ("GET", "/login/mfa/enroll"), ("POST", "/login/mfa/enroll")}
+#: Routes where any logged-in person acts on their own account or inbox only.
+SELF_SERVICE_PREFIXES = ("/account", "/api/v1/me", "/api/v1/tokens", "/notifications",
+                         "/api/v1/notifications")
+
+PARAM = re.compile(r"{([a-z_]+)(?::[a-z]+)?}")
+
+
+@dataclass(frozen=True)
+class RouteCase:
+    """One method of one route."""
+
+    method: str
+    path: str
+
+    @property
+    def params(self) -> list[str]:
+        """The path parameter names."""
+        return PARAM.findall(self.path)
+
+    @property
+    def is_api(self) -> bool:
+        """Whether this is a JSON API route."""
+        return self.path.startswith("/api/")
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+def route_cases(app: FastAPI) -> list[RouteCase]:
+    """Every (method, path) of the application's route table."""
+    cases = []
+    for route in app.routes:
+        if not isinstance(route, APIRoute):
+            continue
+        for method in sorted(route.methods - {"HEAD"}):
+            cases.append(RouteCase(method, route.path))
+    return cases
+
+
+def _all_cases() -> list[RouteCase]:
+    import tempfile
+
+    from lakana.app import create_app
+    from lakana.core.config import Settings
+
+    settings = Settings(home=tempfile.gettempdir(), database_url="sqlite://",  # type: ignore[call-arg]
+                        secret_key="x", _env_file=None)
+    return route_cases(create_app(settings))
+
+
+ALL_CASES = _all_cases()
+
+
+@dataclass
+class World:
+    """Two institutions, A and B, each with people and objects."""
+
+    factory: Factory
+    institution_a: int
+    institution_b: int
+    objects_b: dict[str, Any]
+
+
+def _make_system(world_factory: Factory, institution_id: int) -> int:
+    from lakana.core.auth.rbac import system_actor
+    from lakana.registry import service as registry_service
+    from lakana.registry.schemas import SystemCreate
+
+    with world_factory.session_factory.begin() as session:
+        system = registry_service.create_system(
+            session=session, actor=system_actor("tests"),
+            data=SystemCreate(name="Système B", institution_id=institution_id,
+                              purpose="test", criticality="high",
+                              data_classification="internal", hosting="own_premises"))
+        return system.id
+
+
+#: How to make, for a path parameter, an object that belongs to institution B.
+OBJECT_MAKERS: dict[str, Callable[[Factory, int], Any]] = {
+    "institution_id": lambda f, b: b,
+    "system_id": _make_system,
+    "user_id": lambda f, b: f.user(Role.FOCAL_POINT, institution_id=b).id,
+}
+
+
+@pytest.fixture
+def world(factory: Factory) -> World:
+    """Institutions A and B; objects of B for every known path parameter."""
+    a = factory.institution("AAA")
+    b = factory.institution("BBB")
+    objects = {name: make(factory, b) for name, make in OBJECT_MAKERS.items()}
+    return World(factory, a, b, objects)
+
+
+def _fill(case: RouteCase, values: dict[str, Any]) -> str:
+    path = case.path
+    for name in case.params:
+        path = re.sub(r"{%s(?::[a-z]+)?}" % name, str(values.get(name, 999999)), path)
+    return path
+
+
+def _call(client: TestClient, case: RouteCase, path: str, csrf: str | None) -> Any:
+    headers = {"X-CSRF-Token": csrf} if csrf else {}
+    headers["Accept"] = "application/json" if case.is_api else "text/html"
+    if case.method in ("GET", "DELETE"):
+        return client.request(case.method, path, headers=headers, follow_redirects=False)
+    return client.request(case.method, path, headers=headers, json={},
+                          follow_redirects=False)
+
+
+@pytest.fixture
+def anonymous(client: TestClient) -> Iterator[tuple[TestClient, str]]:
+    """An anonymous browser with a valid pre-session CSRF token."""
+    page = client.get("/login")
+    yield client, csrf_from(page.text)
+
+
+def test_route_table_is_not_empty() -> None:
+    """Guard: the parametrised tests below really run over routes."""
+    assert len(ALL_CASES) > 10
+
+
+def test_every_path_parameter_has_an_object_maker() -> None:
+    """A new route with an unknown path parameter must say how to make a foreign object."""
+    unknown = {p for case in ALL_CASES for p in case.params} - set(OBJECT_MAKERS)
+    assert not unknown, f"add OBJECT_MAKERS entries for: {sorted(unknown)}"
+
+
+@pytest.mark.parametrize("case", [c for c in ALL_CASES if (c.method, c.path) not in PUBLIC],
+                         ids=str)
+def test_anonymous_is_refused(case: RouteCase, anonymous: tuple[TestClient, str]) -> None:
+    """Without credentials: 401 for the API, a redirect to the log-in page for pages."""
+    client, csrf = anonymous
+    # When an anonymous visitor calls the route (with a valid CSRF token, to reach auth)
+    response = _call(client, case, _fill(case, {}), csrf)
+    # Then they are turned away before anything happens
+    if case.is_api:
+        assert response.status_code == 401, (str(case), response.text[:300])
+        assert response.headers["content-type"].startswith("application/problem+json")
+    else:
+        assert response.status_code in (303, 401), (str(case), response.status_code)
+        if response.status_code == 303:
+            assert response.headers["location"].startswith("/login")
+
+
+def _is_self_service(case: RouteCase) -> bool:
+    return case.path.startswith(SELF_SERVICE_PREFIXES) or (case.method, case.path) in \
+        PUBLIC | PENDING_SESSION
+
+
+@pytest.mark.parametrize(
+    "case", [c for c in ALL_CASES if c.params and not _is_self_service(c)], ids=str)
+def test_other_institution_gets_404(case: RouteCase, world: World,
+                                    login_as: Callable[..., TestClient],
+                                    api_as: Callable[..., TestClient]) -> None:
+    """A focal point of A never learns that an object of B exists."""
+    # Given a focal point of institution A
+    user = world.factory.user(Role.FOCAL_POINT, institution_id=world.institution_a)
+    client = api_as(user) if case.is_api else login_as(user)
+    csrf = None if case.is_api else csrf_from(client.get("/account").text)
+    # When they address an object of institution B
+    response = _call(client, case, _fill(case, world.objects_b), csrf)
+    # Then the answer is 404 (422 only for a body that fails validation before any lookup)
+    allowed = {404} if case.method in ("GET", "DELETE") else {404, 422}
+    assert response.status_code in allowed, (str(case), response.status_code,
+                                             response.text[:300])
+
+
+@pytest.mark.parametrize(
+    "case", [c for c in ALL_CASES if c.method != "GET" and not _is_self_service(c)], ids=str)
+def test_read_only_viewer_cannot_change_anything(case: RouteCase, world: World,
+                                                 login_as: Callable[..., TestClient],
+                                                 api_as: Callable[..., TestClient]) -> None:
+    """An institution viewer (read-only) is refused every unsafe route, even on own objects."""
+    # Given a viewer of institution A, and objects of A for every parameter
+    user = world.factory.user(Role.INSTITUTION_VIEWER, institution_id=world.institution_a)
+    objects_a = {name: make(world.factory, world.institution_a)
+                 for name, make in OBJECT_MAKERS.items()}
+    client = api_as(user) if case.is_api else login_as(user)
+    csrf = None if case.is_api else csrf_from(client.get("/account").text)
+    # When they call an unsafe route
+    response = _call(client, case, _fill(case, objects_a), csrf)
+    # Then it is refused (403, or 404 where even reading is out of reach, 422 on bad body)
+    assert response.status_code in (403, 404, 422), (str(case), response.status_code,
+                                                     response.text[:300])
+
+
+@pytest.mark.parametrize(
+    "case", [c for c in ALL_CASES if c.method == "GET" and (c.method, c.path) not in PUBLIC
+             and (c.method, c.path) not in PENDING_SESSION], ids=str)
+def test_administrator_reaches_every_page(case: RouteCase, world: World,
+                                          login_as: Callable[..., TestClient],
+                                          api_as: Callable[..., TestClient]) -> None:
+    """With every permission, each GET route answers (no 4xx/5xx) on B's objects."""
+    admin = world.factory.user(Role.PLATFORM_ADMIN)
+    client = api_as(admin) if case.is_api else login_as(admin)
+    response = _call(client, case, _fill(case, world.objects_b), None)
+    assert response.status_code < 400, (str(case), response.status_code, response.text[:300])
