@@ -3,6 +3,9 @@
 from lakana.core.audit import models as audit_models  # noqa: F401
 from lakana.core.auth import models as auth_models  # noqa: F401
 from lakana.core.db import Base
+from lakana.core.files import models as files_models  # noqa: F401
+from lakana.core.jobs import models as jobs_models  # noqa: F401
+from lakana.core.notifications import models as notifications_models  # noqa: F401
 from lakana.registry import models as registry_models  # noqa: F401
 
 metadata = Base.metadata

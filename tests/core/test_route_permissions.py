@@ -123,7 +123,7 @@ def world(factory: Factory) -> World:
 def _fill(case: RouteCase, values: dict[str, Any]) -> str:
     path = case.path
     for name in case.params:
-        path = re.sub(r"{%s(?::[a-z]+)?}" % name, str(values.get(name, 999999)), path)
+        path = re.sub(rf"{{{name}(?::[a-z]+)?}}", str(values.get(name, 999999)), path)
     return path
 
 

@@ -18,7 +18,7 @@ class Settings(BaseSettings):
 
     home: Path = Field(default=Path("./var"), description="Data folder: SQLite file, keys, files.")
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; SQLite in home.")
-    secret_key: str | None = Field(default=None, description="Session/CSRF key; else home/secret.key")
+    secret_key: str | None = Field(default=None, description="Session/CSRF key.")
     ledger_key_path: Path | None = Field(default=None, description="Ed25519 private key (PEM).")
     ledger_checkpoint_every: int = Field(default=1000, ge=1)
     default_language: str = "fr"

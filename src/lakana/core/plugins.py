@@ -80,3 +80,19 @@ def lookup_institution(session: Session, acronym: str) -> int | None:
     if _institution_lookup is None:
         raise RuntimeError("no institution registry is plugged in")
     return _institution_lookup(session, acronym)
+
+
+_institution_choices: Callable[[Session], list[tuple[int, str]]] | None = None
+
+
+def register_institution_choices(choices: Callable[[Session], list[tuple[int, str]]]) -> None:
+    """The registry tells the core how to list institutions ``(id, label)`` for selects."""
+    global _institution_choices
+    _institution_choices = choices
+
+
+def institution_choices(session: Session) -> list[tuple[int, str]]:
+    """Institutions to choose from, through the registered function (empty if none)."""
+    if _institution_choices is None:
+        return []
+    return _institution_choices(session)

@@ -19,8 +19,10 @@ class Institution(Base):
     name: Mapped[str] = mapped_column(String(200), index=True)
     acronym: Mapped[str] = mapped_column(String(30), unique=True)
     kind: Mapped[str] = mapped_column(String(30), index=True)
+    # NO ACTION rather than RESTRICT: checked at the end of a statement, so deleting a whole
+    # subtree at once works; the service refuses to delete a parent that still has children.
     parent_id: Mapped[int | None] = mapped_column(
-        ForeignKey("registry_institution.id", ondelete="RESTRICT"), index=True
+        ForeignKey("registry_institution.id"), index=True
     )
     region: Mapped[str] = mapped_column(String(40), index=True)
     sector: Mapped[str] = mapped_column(String(40), index=True)

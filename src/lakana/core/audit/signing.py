@@ -73,3 +73,33 @@ def verify(public: Ed25519PublicKey, message: bytes, signature_b64: str) -> bool
     except (InvalidSignature, ValueError):
         return False
     return True
+
+
+def export_message(first_seq: int, last_seq: int, anchor: str, last_hash: str,
+                   exported_at: str) -> bytes:
+    """The exact bytes an export's statement signs."""
+    return (f"lakana-ledger-export\n{first_seq}\n{last_seq}\n{anchor}\n{last_hash}\n"
+            f"{exported_at}").encode()
+
+
+def retired_public_keys(private_key_path: Path) -> list[Path]:
+    """Public keys of retired ledger keys, kept next to the current key as ``*.pub.pem``."""
+    folder = private_key_path.parent
+    return sorted(folder.glob("*.pub.pem")) if folder.is_dir() else []
+
+
+def trusted_keys(private_key_path: Path,
+                 extra_public_pems: list[str] | None = None) -> dict[str, Ed25519PublicKey]:
+    """Public keys a verifier trusts, by key id: the current key, retired keys, and extras.
+
+    Retired keys stay trusted so checkpoints signed before a rotation still verify.
+    """
+    keys: dict[str, Ed25519PublicKey] = {}
+    if private_key_path.exists():
+        public = load_private_key(private_key_path).public_key()
+        keys[key_id(public)] = public
+    pems = [p.read_text() for p in retired_public_keys(private_key_path)]
+    for pem in [*pems, *(extra_public_pems or [])]:
+        public = load_public_pem(pem)
+        keys[key_id(public)] = public
+    return keys

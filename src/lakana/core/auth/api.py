@@ -8,7 +8,14 @@ from fastapi import APIRouter, Query
 
 from lakana.core.auth import service
 from lakana.core.auth.deps import CurrentActor, CurrentIdentity, DbSession
-from lakana.core.auth.schemas import TokenCreate, TokenCreated, TokenOut, UserCreate, UserOut
+from lakana.core.auth.schemas import (
+    TokenCreate,
+    TokenCreated,
+    TokenOut,
+    UserCreate,
+    UserOut,
+    UserUpdate,
+)
 from lakana.core.web.pagination import Page
 
 router = APIRouter(tags=["accounts"])
@@ -46,6 +53,17 @@ def get_user(user_id: int, session: DbSession, actor: CurrentActor) -> UserOut:
     """One user."""
     return UserOut.model_validate(service.get_user(session=session, actor=actor,
                                                    user_id=user_id))
+
+
+@router.patch("/users/{user_id}", response_model=UserOut, responses={409: {
+    "description": "The user changed since it was read (stale ``version``)."}})
+def update_user(user_id: int, body: UserUpdate, session: DbSession, actor: CurrentActor
+                ) -> UserOut:
+    """Change a user; send the ``version`` you read, a stale one gets 409 Conflict."""
+    user = service.update_user(session=session, actor=actor, user_id=user_id,
+                               version=body.version, full_name=body.full_name, role=body.role,
+                               institution_id=body.institution_id, language=body.language)
+    return UserOut.model_validate(user)
 
 
 @router.get("/tokens", response_model=list[TokenOut])

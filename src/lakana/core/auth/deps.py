@@ -76,9 +76,9 @@ class Identity:
 
 
 def _identify(request: Request, session: Session) -> Identity | None:
-    cached = getattr(request.state, "identity", "unset")
-    if cached != "unset":
-        return cached  # type: ignore[no-any-return]
+    if hasattr(request.state, "identity"):
+        cached: Identity | None = request.state.identity
+        return cached
     identity: Identity | None = None
     authorization = request.headers.get("authorization", "")
     if authorization.lower().startswith("bearer "):
@@ -98,9 +98,9 @@ def _identify(request: Request, session: Session) -> Identity | None:
                 identity = Identity(actor=actor, user=user, user_session=user_session,
                                     session_secret=secret)
     request.state.identity = identity
-    full = identity is not None and (identity.user_session is None
-                                     or identity.user_session.mfa_passed)
-    if identity is not None and full:
+    # a browser speaks its account's language; a machine gets what Accept-Language asks
+    if identity is not None and identity.user_session is not None \
+            and identity.user_session.mfa_passed:
         request.state.language = identity.user.language
     return identity
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import secrets
 from hashlib import sha256
 
 from argon2 import PasswordHasher
@@ -38,6 +39,17 @@ def check_policy(password: str, *, email: str | None = None) -> None:
     if classes < 3 and len(password) < 20:
         raise Invalid("Use at least three of: lower case, upper case, digits, symbols "
                       "(or a passphrase of 20 characters or more).")
+
+
+def generate_temporary_password() -> str:
+    """A random password that meets the policy, for administrators' resets (shown once)."""
+    while True:
+        candidate = f"{secrets.token_urlsafe(12)}-{secrets.randbelow(90) + 10}"
+        try:
+            check_policy(candidate)
+        except Invalid:
+            continue
+        return candidate
 
 
 def hash_password(password: str) -> str:

@@ -18,6 +18,7 @@ from sqlalchemy import Select
 from sqlalchemy.orm import InstrumentedAttribute
 
 from lakana.core.errors import Forbidden, NotFound
+from lakana.core.i18n import N_
 
 
 class Role(StrEnum):
@@ -40,12 +41,12 @@ INSTITUTION_ROLES: frozenset[Role] = frozenset({Role.FOCAL_POINT, Role.INSTITUTI
 MFA_REQUIRED_ROLES: frozenset[Role] = NATIONAL_ROLES
 
 ROLE_LABELS: dict[Role, str] = {
-    Role.PLATFORM_ADMIN: "Platform administrator",
-    Role.AGENCY_OFFICER: "Agency officer",
-    Role.CSIRT_ANALYST: "CSIRT analyst",
-    Role.AUDITOR: "Auditor",
-    Role.FOCAL_POINT: "Institution focal point",
-    Role.INSTITUTION_VIEWER: "Institution viewer",
+    Role.PLATFORM_ADMIN: N_("Platform administrator"),
+    Role.AGENCY_OFFICER: N_("Agency officer"),
+    Role.CSIRT_ANALYST: N_("CSIRT analyst"),
+    Role.AUDITOR: N_("Auditor"),
+    Role.FOCAL_POINT: N_("Institution focal point"),
+    Role.INSTITUTION_VIEWER: N_("Institution viewer"),
 }
 
 

@@ -40,6 +40,18 @@ class UserCreate(BaseModel):
     language: str = Field(default="fr", pattern="^(fr|en)$")
 
 
+class UserUpdate(BaseModel):
+    """Input to change a user; ``version`` must be the one read (else 409)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    version: int = Field(ge=1)
+    full_name: str | None = Field(default=None, min_length=1, max_length=200)
+    role: Role | None = None
+    institution_id: int | None = None
+    language: str | None = Field(default=None, pattern="^(fr|en)$")
+
+
 class TokenCreate(BaseModel):
     """Input to create an API token."""
 

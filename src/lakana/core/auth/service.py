@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyotp
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from lakana.core import audit
@@ -32,7 +32,14 @@ from lakana.core.auth.rbac import (
     permissions_for,
 )
 from lakana.core.db import as_utc, utcnow
-from lakana.core.errors import Conflict, Forbidden, Invalid, NotFound, TooManyRequests, Unauthenticated
+from lakana.core.errors import (
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    TooManyRequests,
+    Unauthenticated,
+)
 
 TOKEN_PREFIX = "lkn"
 RECOVERY_CODE_COUNT = 10
@@ -54,7 +61,7 @@ def actor_for(user: User, *, source_ip: str | None = None, via: str = "session",
     """The actor a user acts as; a token's scopes narrow the role's permissions."""
     role = Role(user.role)
     perms = permissions_for(role)
-    if scopes:
+    if scopes is not None:  # an empty scope list grants nothing, never everything
         perms = perms & frozenset(scopes)
     return Actor(user_id=user.id, name=user.email, role=role,
                  institution_id=user.institution_id, permissions=perms, source_ip=source_ip,
@@ -123,9 +130,50 @@ def list_users(*, session: Session, actor: Actor, limit: int = 50, offset: int =
     return list(rows), total
 
 
+def count_users(*, session: Session, actor: Actor) -> int:
+    """How many accounts the actor may see (for the dashboard)."""
+    return list_users(session=session, actor=actor, limit=1)[1]
+
+
+def update_user(*, session: Session, actor: Actor, user_id: int, version: int,
+                full_name: str | None = None, role: Role | None = None,
+                institution_id: int | None = None, language: str | None = None) -> User:
+    """Change a user's name, role, institution or language; a stale ``version`` gets 409."""
+    actor.require(CorePermission.USER_WRITE)
+    user = get_user(session=session, actor=actor, user_id=user_id)
+    if user.version != version:
+        raise Conflict("This user was changed by someone else meanwhile: reload and retry.")
+    before = user_state(user)
+    new_role = role or Role(user.role)
+    changes_scope = role is not None or institution_id is not None
+    new_institution = institution_id if changes_scope else user.institution_id
+    _check_role_scope(new_role, new_institution)
+    if actor.user_id == user.id and new_role is not Role(user.role):
+        raise Forbidden("You cannot change your own role.")
+    if language is not None and language not in ("fr", "en"):
+        raise Invalid("Unknown language.")
+    if full_name is not None:
+        if not full_name.strip():
+            raise Invalid("The name is required.")
+        user.full_name = full_name.strip()[:200]
+    user.role = new_role.value
+    user.institution_id = new_institution
+    if language is not None:
+        user.language = language
+    if before["role"] != user.role or before["institution_id"] != user.institution_id:
+        _end_sessions(session, user.id)  # permissions changed: log in again
+    session.flush()
+    audit.record(session=session, actor=actor, action="core.user.update", object_type="user",
+                 object_id=user.id, object_repr=user.email, before=before,
+                 after=user_state(user), institution_id=user.institution_id)
+    return user
+
+
 def set_active(*, session: Session, actor: Actor, user_id: int, active: bool) -> User:
     """Disable or re-enable an account; disabling ends its sessions and tokens."""
     actor.require(CorePermission.USER_WRITE)
+    if not active:
+        require_not_self_lockout(actor, user_id)
     user = get_user(session=session, actor=actor, user_id=user_id)
     before = user_state(user)
     user.is_active = active
@@ -152,9 +200,7 @@ def admin_reset(*, session: Session, actor: Actor, user_id: int, new_password: s
     user.failed_logins = 0
     user.locked_until = None
     if reset_mfa:
-        user.mfa_enabled = False
-        user.mfa_secret = None
-        session.execute(RecoveryCode.__table__.delete().where(RecoveryCode.user_id == user.id))
+        _clear_mfa(session, user)
     _end_sessions(session, user.id)
     session.flush()
     audit.record(session=session, actor=actor, action="core.user.reset", object_type="user",
@@ -165,8 +211,8 @@ def admin_reset(*, session: Session, actor: Actor, user_id: int, new_password: s
 
 
 def change_password(*, session: Session, actor: Actor, user: User, current: str,
-                    new: str) -> None:
-    """A person changes their own password."""
+                    new: str, keep_session_id: int | None = None) -> None:
+    """A person changes their own password; their other sessions end."""
     if not verify_password(user.password_hash, current):
         raise Invalid("The current password is wrong.")
     if current == new:
@@ -175,6 +221,11 @@ def change_password(*, session: Session, actor: Actor, user: User, current: str,
     user.password_hash = hash_password(new)
     user.password_changed_at = utcnow()
     user.must_change_password = False
+    stmt = update(UserSession).where(UserSession.user_id == user.id,
+                                     UserSession.revoked_at.is_(None))
+    if keep_session_id is not None:
+        stmt = stmt.where(UserSession.id != keep_session_id)
+    session.execute(stmt.values(revoked_at=utcnow()))
     session.flush()
     audit.record(session=session, actor=actor, action="core.user.password", object_type="user",
                  object_id=user.id, object_repr=user.email, institution_id=user.institution_id)
@@ -206,6 +257,14 @@ def lockout_seconds(failures: int, threshold: int) -> int:
     return int(min(LOCKOUT_MAX_SECONDS, LOCKOUT_BASE_SECONDS * 2 ** (failures - threshold)))
 
 
+def _refuse_if_locked(user: User) -> None:
+    now = utcnow()
+    if user.locked_until is not None and as_utc(user.locked_until) > now:
+        wait = int((as_utc(user.locked_until) - now).total_seconds()) + 1
+        raise TooManyRequests("Too many failed attempts: try again in %(seconds)s seconds.",
+                              seconds=wait)
+
+
 def authenticate(*, session: Session, email: str, password: str, source_ip: str | None,
                  max_failures: int = 5) -> LoginResult:
     """Check e-mail and password, applying lockout with exponential backoff."""
@@ -214,10 +273,7 @@ def authenticate(*, session: Session, email: str, password: str, source_ip: str 
     if user is None:
         verify_password(_DUMMY_HASH, password)  # same timing as a real check
         raise Unauthenticated("Wrong e-mail address or password.")
-    if user.locked_until is not None and as_utc(user.locked_until) > now:
-        wait = int((as_utc(user.locked_until) - now).total_seconds()) + 1
-        raise TooManyRequests("Too many failed attempts: try again in %(seconds)s seconds.",
-                              seconds=wait)
+    _refuse_if_locked(user)
     system = Actor(user_id=user.id, name=user.email, role=Role(user.role), source_ip=source_ip,
                    via="login", institution_id=user.institution_id)
     if not verify_password(user.password_hash, password) or not user.is_active:
@@ -334,6 +390,8 @@ def _accept_totp(user: User, code: str) -> bool:
 def confirm_mfa_enrollment(*, session: Session, actor: Actor, user: User, code: str
                            ) -> list[str]:
     """Activate MFA after a first valid code; return fresh recovery codes (shown once)."""
+    if user.mfa_enabled:  # else this form would be a second MFA step without lockout
+        raise Conflict("Two-factor authentication is already active.")
     if not _accept_totp(user, code):
         raise Invalid("The code is wrong or expired.")
     user.mfa_enabled = True
@@ -347,8 +405,10 @@ def confirm_mfa_enrollment(*, session: Session, actor: Actor, user: User, code: 
 def verify_second_factor(*, session: Session, user: User, code: str,
                          max_failures: int = 5) -> None:
     """Accept a TOTP code or an unused recovery code; failures count toward lockout."""
+    _refuse_if_locked(user)
     cleaned = code.strip().replace(" ", "").replace("-", "").lower()
     if _accept_totp(user, cleaned):
+        user.failed_logins = 0
         session.flush()
         return
     digest = token_digest(cleaned)
@@ -357,6 +417,7 @@ def verify_second_factor(*, session: Session, user: User, code: str,
         RecoveryCode.used_at.is_(None)))
     if recovery is not None:
         recovery.used_at = utcnow()
+        user.failed_logins = 0
         audit.record(session=session, actor=actor_for(user, via="login"),
                      action="core.user.recovery_code_used", object_type="user",
                      object_id=user.id, object_repr=user.email,
@@ -373,12 +434,69 @@ def verify_second_factor(*, session: Session, user: User, code: str,
 
 def regenerate_recovery_codes(*, session: Session, user: User) -> list[str]:
     """Replace the user's recovery codes; return them in clear (shown once)."""
-    session.execute(RecoveryCode.__table__.delete().where(RecoveryCode.user_id == user.id))
+    session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     codes = [f"{secrets.token_hex(3)}-{secrets.token_hex(3)}" for _ in range(RECOVERY_CODE_COUNT)]
     for code in codes:
         session.add(RecoveryCode(user_id=user.id, code_hash=token_digest(code.replace("-", ""))))
     session.flush()
     return codes
+
+
+def renew_recovery_codes(*, session: Session, actor: Actor, user: User, code: str
+                         ) -> list[str]:
+    """Replace the recovery codes after a current TOTP code; return them (shown once)."""
+    if not user.mfa_enabled:
+        raise Conflict("Two-factor authentication is not active.")
+    _refuse_if_locked(user)
+    if not _accept_totp(user, code):
+        raise Invalid("The code is wrong or expired.")
+    codes = regenerate_recovery_codes(session=session, user=user)
+    audit.record(session=session, actor=actor, action="core.user.recovery_codes",
+                 object_type="user", object_id=user.id, object_repr=user.email,
+                 institution_id=user.institution_id)
+    return codes
+
+
+def mfa_optional(user: User) -> bool:
+    """Whether the user's role lets them turn two-factor authentication off."""
+    return Role(user.role) not in MFA_REQUIRED_ROLES
+
+
+def disable_mfa(*, session: Session, actor: Actor, user: User, code: str) -> None:
+    """Turn off one's own MFA (roles where it is optional), confirmed by a current code."""
+    if not mfa_optional(user):
+        raise Forbidden("Your role requires two-factor authentication.")
+    if not user.mfa_enabled:
+        raise Conflict("Two-factor authentication is not active.")
+    _refuse_if_locked(user)
+    if not _accept_totp(user, code):
+        raise Invalid("The code is wrong or expired.")
+    before = user_state(user)
+    _clear_mfa(session, user)
+    session.flush()
+    audit.record(session=session, actor=actor, action="core.user.mfa_disable",
+                 object_type="user", object_id=user.id, object_repr=user.email, before=before,
+                 after=user_state(user), institution_id=user.institution_id)
+
+
+def admin_reset_mfa(*, session: Session, actor: Actor, user_id: int) -> User:
+    """An administrator removes a user's MFA (lost phone); agency roles re-enrol at log-in."""
+    actor.require(CorePermission.USER_WRITE)
+    user = get_user(session=session, actor=actor, user_id=user_id)
+    before = user_state(user)
+    _clear_mfa(session, user)
+    _end_sessions(session, user.id)
+    session.flush()
+    audit.record(session=session, actor=actor, action="core.user.mfa_reset",
+                 object_type="user", object_id=user.id, object_repr=user.email, before=before,
+                 after=user_state(user), institution_id=user.institution_id)
+    return user
+
+
+def _clear_mfa(session: Session, user: User) -> None:
+    user.mfa_enabled = False
+    user.mfa_secret = None
+    session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
 
 
 def remaining_recovery_codes(*, session: Session, user: User) -> int:
@@ -397,6 +515,8 @@ def create_token(*, session: Session, actor: Actor, user: User, name: str,
     else:
         actor.require(CorePermission.TOKEN_MANAGE)
     allowed = permissions_for(Role(user.role))
+    if actor.user_id == user.id:
+        allowed &= actor.permissions  # a scoped token cannot mint a wider one
     chosen = sorted(set(scopes)) if scopes else sorted(allowed)
     unknown = [s for s in chosen if s not in allowed]
     if unknown:

@@ -49,7 +49,8 @@ def _load() -> dict[str, dict[str, str | tuple[str, ...]]]:
                 for message in catalog:
                     if not message.id or not message.string or message.fuzzy:
                         continue
-                    key = message.id[0] if isinstance(message.id, tuple) else message.id
+                    msgid = message.id
+                    key = str(msgid[0] if isinstance(msgid, (tuple, list)) else msgid)
                     string = message.string
                     table[key] = tuple(string) if isinstance(string, (tuple, list)) else string
             loaded[language] = table
@@ -123,6 +124,11 @@ def ngettext(singular: str, plural: str, n: int, **params: Any) -> str:
         text = singular if n == 1 else plural
     params.setdefault("num", n)
     return text % params
+
+
+def N_(message: str) -> str:
+    """Mark ``message`` for extraction without translating it now (translated when shown)."""
+    return message
 
 
 _ = gettext

@@ -18,6 +18,7 @@ from starlette.types import Scope
 
 from lakana.core import i18n
 from lakana.core.errors import LakanaError, TooManyRequests, Unauthenticated
+from lakana.core.i18n import N_
 
 log = logging.getLogger("lakana.web")
 PROBLEM_TYPE_BASE = "https://lakana.ml/problems/"
@@ -156,13 +157,14 @@ async def handle_validation_error(request: Request, exc: Exception) -> Response:
 async def handle_http_error(request: Request, exc: Exception) -> Response:
     """Framework errors (unknown route, wrong method)."""
     assert isinstance(exc, StarletteHTTPException)
-    messages = {404: ("Not found", "This page does not exist."),
-                405: ("Method not allowed", "This method is not allowed here."),
-                401: ("Authentication required", "Please log in.")}
-    title_id, detail_id = messages.get(exc.status_code, ("Error", str(exc.detail)))
+    messages = {404: (N_("Not found"), N_("This page does not exist.")),
+                405: (N_("Method not allowed"), N_("This method is not allowed here.")),
+                401: (N_("Authentication required"), N_("Please log in.")),
+                400: (N_("Invalid request"), N_("The request could not be understood."))}
+    title_id, detail_id = messages.get(exc.status_code, (N_("Error"), str(exc.detail)))
     with i18n.use_language(_language(request)):
         title, detail = i18n.gettext(title_id), i18n.gettext(detail_id)
-    return _respond(request, exc.status_code, title, detail, "http-%d" % exc.status_code,
+    return _respond(request, exc.status_code, title, detail, f"http-{exc.status_code}",
                     headers=getattr(exc, "headers", None))
 
 

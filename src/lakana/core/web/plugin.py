@@ -6,9 +6,15 @@ from pathlib import Path
 
 from fastapi import APIRouter
 
+from lakana.core.audit import api as audit_api
+from lakana.core.audit import pages as audit_pages
+from lakana.core.auth import admin_pages as auth_admin_pages
 from lakana.core.auth import api as auth_api
 from lakana.core.auth import pages as auth_pages
-from lakana.core.plugins import DomainPlugin
+from lakana.core.auth.rbac import CorePermission
+from lakana.core.notifications import api as notifications_api
+from lakana.core.notifications import pages as notifications_pages
+from lakana.core.plugins import DomainPlugin, MenuEntry
 from lakana.core.web import pages as web_pages
 
 
@@ -20,12 +26,17 @@ def _pages() -> APIRouter:
     router = APIRouter()
     router.include_router(web_pages.router)
     router.include_router(auth_pages.router)
+    router.include_router(auth_admin_pages.router)
+    router.include_router(notifications_pages.router)
+    router.include_router(audit_pages.router)
     return router
 
 
 def _api() -> APIRouter:
     router = APIRouter()
     router.include_router(auth_api.router)
+    router.include_router(notifications_api.router)
+    router.include_router(audit_api.router)
     return router
 
 
@@ -35,4 +46,8 @@ PLUGIN = DomainPlugin(
     api_router=_api(),
     pages_router=_pages(),
     catalog_dir=Path(__file__).parent.parent / "i18n" / "locale",
+    menu=(MenuEntry("Users", "/admin/users", CorePermission.USER_READ, order=90),
+          MenuEntry("Audit ledger", "/audit", CorePermission.AUDIT_READ, order=95),
+          MenuEntry("Notifications", "/notifications", CorePermission.NOTIFICATION_READ,
+                    order=80),),
 )

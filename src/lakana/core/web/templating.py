@@ -72,11 +72,14 @@ def base_context(request: Request) -> dict[str, Any]:
     identity = getattr(request.state, "identity", None)
     full = identity is not None and (identity.user_session is None
                                      or identity.user_session.mfa_passed)
-    actor = identity.actor if full else None
+    actor = identity.actor if identity is not None and full else None
+    user = identity.user if identity is not None and full else None
     entries = request.app.state.jinja.globals.get("menu_entries", [])
-    menu = [m for m in entries if actor is not None and (m.permission is None
-                                                          or actor.can(m.permission))]
-    return {"request": request, "actor": actor, "user": identity.user if full else None,
+    # someone who must change their password sees no menu: every link leads to that form
+    navigation = actor is not None and user is not None and not user.must_change_password
+    menu = [m for m in entries if navigation and actor is not None
+            and (m.permission is None or actor.can(m.permission))]
+    return {"request": request, "actor": actor, "user": user, "navigation": navigation,
             "csrf_token": csrf_token(request), "menu": menu,
             "language": getattr(request.state, "language", i18n.DEFAULT_LANGUAGE)}
 

@@ -1,0 +1,1 @@
+"""Durable background jobs in the application's own database, run by ``lakana worker``."""
