@@ -306,9 +306,11 @@ def test_heartbeat_keeps_a_long_job_from_being_taken_twice(
 
     with session_factory.begin() as session:
         job_id = service.enqueue(session, "tests.slow_short_lease")
-    outcome: list[JobStatus | None] = []
-    runner = threading.Thread(target=lambda: outcome.append(
-        service.run_next(settings, session_factory, worker_id="A")))
+    claimed = service.claim(session_factory, worker_id="A")
+    assert claimed is not None
+    outcome: list[JobStatus] = []
+    runner = threading.Thread(target=lambda: outcome.append(service.execute(
+        claimed, settings=settings, session_factory=session_factory)))
     runner.start()
     # When another worker keeps trying to claim while it runs
     stolen = []
