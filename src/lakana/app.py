@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import Depends, FastAPI
@@ -46,7 +47,21 @@ def create_app(settings: Settings | None = None, **engine_kwargs: Any) -> FastAP
     settings = settings or load_settings()
     plugins = [*core_plugins(), *domains()]
     register_all(plugins)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # On a laptop (jobs_inline) the web process also runs the job loop in a thread.
+        background = None
+        if settings.jobs_inline:
+            from lakana.core.jobs.worker import start_background_worker
+
+            background = start_background_worker(settings)
+        yield
+        if background is not None:
+            background.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Lakana",
         version=__version__,
         description="Sovereign platform for national cybersecurity governance (JSON API).",

@@ -24,11 +24,16 @@ def _register_subcommands() -> None:
     from lakana.app import core_plugins, domains, register_all
     from lakana.core.audit.cli import app as audit_app
     from lakana.core.auth.cli import token_app, user_app
+    from lakana.core.jobs.cli import app as jobs_app
+    from lakana.core.jobs.cli import worker as worker_command
 
     register_all([*core_plugins(), *domains()])
     app.add_typer(user_app, name="user", help="Manage accounts.")
     app.add_typer(token_app, name="token", help="Manage API tokens.")
     app.add_typer(audit_app, name="audit", help="Verify and export the audit ledger.")
+    app.command("worker", help="Run background jobs (several workers may share PostgreSQL).")(
+        worker_command)
+    app.add_typer(jobs_app, name="jobs", help="Inspect and retry background jobs.")
     for plugin in domains():
         if plugin.cli is not None:
             app.add_typer(plugin.cli, name=plugin.name)
