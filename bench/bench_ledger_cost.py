@@ -10,6 +10,7 @@ Run with ``uv run python bench/bench_ledger_cost.py [WRITES_PER_MODE]``.
 
 from __future__ import annotations
 
+import statistics
 import sys
 import tempfile
 import time
@@ -32,7 +33,7 @@ from lakana.registry import service
 from lakana.registry.schemas import InstitutionCreate
 
 GOAL_PERCENT = 20.0
-ROUNDS = 6
+ROUNDS = 10
 
 
 @contextmanager
@@ -76,19 +77,25 @@ def main() -> None:
         ledger.configure_ledger(factory, settings)
         writes(factory, 10_000_000, 50)  # warm-up: caches, statement compilation
         seconds: dict[str, float] = {"on": 0.0, "off": 0.0}
+        round_costs: list[float] = []
         done = 0
         for _ in range(ROUNDS):
-            seconds["on"] += writes(factory, done, per_round)
+            on = writes(factory, done, per_round)
             done += per_round
             with ledger_off():
-                seconds["off"] += writes(factory, done, per_round)
+                off = writes(factory, done, per_round)
             done += per_round
+            seconds["on"] += on
+            seconds["off"] += off
+            round_costs.append(100.0 * (1 - off / on))
         with factory() as session:
             ledgered = session.scalar(select(func.count()).select_from(AuditEntry))
         engine.dispose()
     rate = {mode: per_round * ROUNDS / s for mode, s in seconds.items()}
     cost = 100.0 * (1 - rate["on"] / rate["off"])
-    status = "met" if cost < GOAL_PERCENT else "MISSED"
+    # The median of paired rounds resists bursts of load from other processes.
+    median = statistics.median(round_costs)
+    status = "met" if median < GOAL_PERCENT else "MISSED"
     print(f"\nLedger cost — {per_round * ROUNDS} `create_institution` writes per mode, one "
           f"transaction each, SQLite, {ROUNDS} alternating rounds ({ledgered} entries "
           "ledgered)\n")
@@ -96,7 +103,10 @@ def main() -> None:
     print("|---|---|---|---|")
     print(f"| writes/s, ledger off | {rate['off']:,.0f} | — | — |")
     print(f"| writes/s, ledger on | {rate['on']:,.0f} | — | — |")
-    print(f"| ledger cost | {cost:.1f} % | < {GOAL_PERCENT:.0f} % | {status} |")
+    print(f"| ledger cost, median of {ROUNDS} paired rounds | {median:.1f} % "
+          f"| < {GOAL_PERCENT:.0f} % | {status} |")
+    print(f"| ledger cost, whole run | {cost:.1f} % | < {GOAL_PERCENT:.0f} % | "
+          f"{'met' if cost < GOAL_PERCENT else 'MISSED'} |")
 
 
 

@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 from lakana import __version__
 from lakana.core import i18n
+from lakana.core.audit import configure_ledger
 from lakana.core.auth.deps import csrf_protect, negotiate_language
 from lakana.core.config import Settings, load_settings
 from lakana.core.db import make_engine, make_session_factory
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None, **engine_kwargs: Any) -> FastAP
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
+    configure_ledger(app.state.session_factory, settings)
     app.state.plugins = plugins
     app.state.jinja = build_environment(
         [p.templates_dir for p in plugins if p.templates_dir is not None])

@@ -12,6 +12,7 @@ import typer
 from sqlalchemy.orm import Session
 
 from lakana.core import i18n
+from lakana.core.audit import configure_ledger
 from lakana.core.config import Settings, load_settings
 from lakana.core.db import make_engine, make_session_factory, transaction
 from lakana.core.errors import LakanaError
@@ -31,7 +32,9 @@ def cli_transaction(settings: Settings | None = None) -> Iterator[Session]:
     settings = settings or cli_settings()
     engine = make_engine(settings)
     try:
-        with transaction(make_session_factory(engine)) as session:
+        factory = make_session_factory(engine)
+        configure_ledger(factory, settings)
+        with transaction(factory) as session:
             yield session
     finally:
         engine.dispose()

@@ -20,6 +20,7 @@ from lakana.core.auth.deps import CurrentActor, DbSession, get_settings
 from lakana.core.auth.rbac import Actor
 from lakana.core.errors import Conflict, Forbidden, Invalid, LakanaError
 from lakana.core.i18n import gettext as _
+from lakana.core.i18n import translate
 from lakana.core.web.templating import render
 from lakana.registry import csv_io, service
 from lakana.registry.models import InformationSystem, Institution
@@ -86,7 +87,7 @@ def _list_context(query: InstitutionQuery | SystemQuery, rows: list[Any], total:
 def _errors(exc: ValidationError) -> dict[str, str]:
     found: dict[str, str] = {}
     for item in describe_errors(exc):
-        message = _(item["message"], **item["params"])
+        message = translate(item["message"], **item["params"])
         key = item["field"] or "form"
         found[key] = f"{found[key]} {message}" if key in found else message
     return found
@@ -392,6 +393,6 @@ def import_submit(request: Request, session: DbSession, actor: CurrentActor,
         status = exc.status
         context["error"] = _(exc.message, **exc.params)
         context["errors"] = [{"row": e.get("row"), "column": e.get("column"),
-                              "message": _(e["message"], **e.get("params", {}))}
+                              "message": translate(e["message"], **e.get("params", {}))}
                              for e in exc.errors]
     return render(request, "registry/import.html", context, status_code=status)

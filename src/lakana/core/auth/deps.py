@@ -46,6 +46,9 @@ def db_session(request: Request) -> Iterator[Session]:
         yield session
         session.commit()
     except BaseException:
+        # Detach first: the error page still reads who is logged in, and a rollback would
+        # expire those objects (a detached, expired object cannot load its attributes).
+        session.expunge_all()
         session.rollback()
         raise
     finally:

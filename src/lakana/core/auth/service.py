@@ -139,8 +139,8 @@ def update_user(*, session: Session, actor: Actor, user_id: int, version: int,
                 full_name: str | None = None, role: Role | None = None,
                 institution_id: int | None = None, language: str | None = None) -> User:
     """Change a user's name, role, institution or language; a stale ``version`` gets 409."""
+    user = get_user(session=session, actor=actor, user_id=user_id)  # out of scope: 404 first
     actor.require(CorePermission.USER_WRITE)
-    user = get_user(session=session, actor=actor, user_id=user_id)
     if user.version != version:
         raise Conflict("This user was changed by someone else meanwhile: reload and retry.")
     before = user_state(user)
@@ -171,10 +171,10 @@ def update_user(*, session: Session, actor: Actor, user_id: int, version: int,
 
 def set_active(*, session: Session, actor: Actor, user_id: int, active: bool) -> User:
     """Disable or re-enable an account; disabling ends its sessions and tokens."""
+    user = get_user(session=session, actor=actor, user_id=user_id)  # out of scope: 404 first
     actor.require(CorePermission.USER_WRITE)
     if not active:
         require_not_self_lockout(actor, user_id)
-    user = get_user(session=session, actor=actor, user_id=user_id)
     before = user_state(user)
     user.is_active = active
     if not active:
@@ -190,8 +190,8 @@ def set_active(*, session: Session, actor: Actor, user_id: int, active: bool) ->
 def admin_reset(*, session: Session, actor: Actor, user_id: int, new_password: str,
                 reset_mfa: bool = False) -> User:
     """An administrator sets a temporary password (changed at next log-in), optionally MFA too."""
+    user = get_user(session=session, actor=actor, user_id=user_id)  # out of scope: 404 first
     actor.require(CorePermission.USER_WRITE)
-    user = get_user(session=session, actor=actor, user_id=user_id)
     check_policy(new_password, email=user.email)
     before = user_state(user)
     user.password_hash = hash_password(new_password)
@@ -481,8 +481,8 @@ def disable_mfa(*, session: Session, actor: Actor, user: User, code: str) -> Non
 
 def admin_reset_mfa(*, session: Session, actor: Actor, user_id: int) -> User:
     """An administrator removes a user's MFA (lost phone); agency roles re-enrol at log-in."""
+    user = get_user(session=session, actor=actor, user_id=user_id)  # out of scope: 404 first
     actor.require(CorePermission.USER_WRITE)
-    user = get_user(session=session, actor=actor, user_id=user_id)
     before = user_state(user)
     _clear_mfa(session, user)
     _end_sessions(session, user.id)

@@ -131,4 +131,9 @@ def N_(message: str) -> str:
     return message
 
 
+def translate(message: str, **params: Any) -> str:
+    """Translate a message id held in a variable; its literal is extracted where it is written."""
+    return gettext(message, **params)
+
+
 _ = gettext

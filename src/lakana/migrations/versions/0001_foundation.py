@@ -1,8 +1,8 @@
-"""foundation: registry, accounts, audit ledger
+"""foundation: registry, accounts, audit ledger, jobs, files, notifications
 
-Revision ID: 7c73a174c693
+Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 16:13:35.255288
+Create Date: 2026-11-22 16:34:11.131834
 """
 
 from collections.abc import Sequence
@@ -10,8 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-
-revision: str = '7c73a174c693'
+revision: str = '0001'
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -40,12 +39,31 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('seq', name=op.f('pk_core_audit_entry'))
     )
     with op.batch_alter_table('core_audit_entry', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_core_audit_entry_action'), ['action'], unique=False)
-        batch_op.create_index(batch_op.f('ix_core_audit_entry_actor_id'), ['actor_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_core_audit_entry_institution_id'), ['institution_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_core_audit_entry_object_id'), ['object_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_core_audit_entry_object_type'), ['object_type'], unique=False)
-        batch_op.create_index(batch_op.f('ix_core_audit_entry_ts'), ['ts'], unique=False)
+        batch_op.create_index('ix_core_audit_entry_object', ['object_type', 'object_id'], unique=False)
+
+    op.create_table('core_job',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=100), nullable=False),
+    sa.Column('payload', sa.JSON(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('priority', sa.Integer(), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('max_attempts', sa.Integer(), nullable=False),
+    sa.Column('run_after', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('locked_by', sa.String(length=120), nullable=True),
+    sa.Column('locked_until', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('last_error', sa.Text(), nullable=True),
+    sa.Column('unique_key', sa.String(length=200), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('started_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('finished_at', sa.DateTime(timezone=True), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_core_job')),
+    sa.UniqueConstraint('unique_key', name=op.f('uq_core_job_unique_key'))
+    )
+    with op.batch_alter_table('core_job', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_core_job_name'), ['name'], unique=False)
+        batch_op.create_index('ix_core_job_status_run_after', ['status', 'run_after'], unique=False)
 
     op.create_table('core_ledger_checkpoint',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -79,7 +97,7 @@ def upgrade() -> None:
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
-    sa.ForeignKeyConstraint(['parent_id'], ['registry_institution.id'], name=op.f('fk_registry_institution_parent_id_registry_institution'), ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['parent_id'], ['registry_institution.id'], name=op.f('fk_registry_institution_parent_id_registry_institution')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_registry_institution')),
     sa.UniqueConstraint('acronym', name=op.f('uq_registry_institution_acronym'))
     )
@@ -121,7 +139,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('institution_id', sa.Integer(), nullable=False),
     sa.Column('full_name', sa.String(length=200), nullable=False),
-    sa.Column('position', sa.String(length=40), nullable=False),
+    sa.Column('position', sa.String(length=120), nullable=False),
     sa.Column('email', sa.String(length=254), nullable=True),
     sa.Column('phone', sa.String(length=40), nullable=True),
     sa.ForeignKeyConstraint(['institution_id'], ['registry_institution.id'], name=op.f('fk_registry_contact_institution_id_registry_institution'), ondelete='CASCADE'),
@@ -172,6 +190,37 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('core_api_token', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_core_api_token_user_id'), ['user_id'], unique=False)
+
+    op.create_table('core_file',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('sha256', sa.String(length=64), nullable=False),
+    sa.Column('size', sa.BigInteger(), nullable=False),
+    sa.Column('media_type', sa.String(length=100), nullable=False),
+    sa.Column('original_name', sa.String(length=255), nullable=False),
+    sa.Column('created_by', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['created_by'], ['core_user.id'], name=op.f('fk_core_file_created_by_core_user'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_core_file')),
+    sa.UniqueConstraint('sha256', name=op.f('uq_core_file_sha256'))
+    )
+    with op.batch_alter_table('core_file', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_core_file_created_by'), ['created_by'], unique=False)
+
+    op.create_table('core_notification',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('title', sa.String(length=200), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('params', sa.JSON(), nullable=False),
+    sa.Column('link', sa.String(length=500), nullable=True),
+    sa.Column('level', sa.String(length=16), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('read_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['user_id'], ['core_user.id'], name=op.f('fk_core_notification_user_id_core_user'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_core_notification'))
+    )
+    with op.batch_alter_table('core_notification', schema=None) as batch_op:
+        batch_op.create_index('ix_core_notification_user_read', ['user_id', 'read_at'], unique=False)
 
     op.create_table('core_recovery_code',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -234,6 +283,14 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_core_recovery_code_user_id'))
 
     op.drop_table('core_recovery_code')
+    with op.batch_alter_table('core_notification', schema=None) as batch_op:
+        batch_op.drop_index('ix_core_notification_user_read')
+
+    op.drop_table('core_notification')
+    with op.batch_alter_table('core_file', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_core_file_created_by'))
+
+    op.drop_table('core_file')
     with op.batch_alter_table('core_api_token', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_core_api_token_user_id'))
 
@@ -269,13 +326,14 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_core_ledger_checkpoint_seq'))
 
     op.drop_table('core_ledger_checkpoint')
+    with op.batch_alter_table('core_job', schema=None) as batch_op:
+        batch_op.drop_index('ix_core_job_status_run_after')
+        batch_op.drop_index(batch_op.f('ix_core_job_name'))
+
+    op.drop_table('core_job')
     with op.batch_alter_table('core_audit_entry', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_core_audit_entry_ts'))
-        batch_op.drop_index(batch_op.f('ix_core_audit_entry_object_type'))
-        batch_op.drop_index(batch_op.f('ix_core_audit_entry_object_id'))
+        batch_op.drop_index('ix_core_audit_entry_object')
         batch_op.drop_index(batch_op.f('ix_core_audit_entry_institution_id'))
-        batch_op.drop_index(batch_op.f('ix_core_audit_entry_actor_id'))
-        batch_op.drop_index(batch_op.f('ix_core_audit_entry_action'))
 
     op.drop_table('core_audit_entry')
     # ### end Alembic commands ###
