@@ -37,14 +37,13 @@ def _port() -> int:
 
 def _prepare(home: Path) -> tuple[str, str]:
     """A database with the demo registry, a focal-point-free admin and an API token."""
-    from lakana.registry.demo import load_demo
-
     from lakana.app import core_plugins, domains, register_all
     from lakana.core.audit.signing import create_key
     from lakana.core.auth import service
     from lakana.core.auth.rbac import Role, system_actor
     from lakana.core.db import make_session_factory
     from lakana.models import metadata
+    from lakana.registry.demo import load_demo
 
     register_all([*core_plugins(), *domains()])
     url = f"sqlite:///{home / 'lakana.db'}"

@@ -1,3 +1,3 @@
-"""Lakana: sovereign platform for national cybersecurity governance and biometric registry protection."""
+"""Lakana: sovereign platform for national cybersecurity governance and biometrics."""
 
 __version__ = "0.1.0"

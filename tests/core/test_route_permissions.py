@@ -8,9 +8,9 @@ someone says how to make an object of another institution for it (``OBJECT_MAKER
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -83,9 +83,8 @@ def _route_app() -> FastAPI:
     import tempfile
 
     from lakana.app import create_app
-    from lakana.core.config import Settings
-
     from lakana.core.audit.signing import create_key
+    from lakana.core.config import Settings
 
     home = Path(tempfile.mkdtemp(prefix="lakana-routes-"))
     create_key(home / "keys" / "ledger-ed25519.pem")

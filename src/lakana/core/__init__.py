@@ -1,1 +1,1 @@
-"""Shared core: configuration, database, errors, audit ledger, accounts, web shell, i18n, jobs, files."""
+"""Shared core: config, database, errors, audit ledger, accounts, web shell, i18n, jobs."""
