@@ -30,7 +30,7 @@ def test_login_mfa_language_and_register_institution(live_server: LiveServer,
 
     # Given the log-in page, in French by default
     page.goto(f"{live_server.url}/login")
-    assert page.locator("h1").inner_text() == "Connexion"
+    assert page.locator("h1").inner_text() == "Se connecter"
 
     # When the administrator types the password, then the TOTP code
     page.get_by_label("Adresse e-mail").fill(live_server.admin_email)
