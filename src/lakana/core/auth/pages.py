@@ -123,7 +123,7 @@ def mfa_submit(request: Request, session: DbSession,
                       "error": _(exc.message, **exc.params)}, status_code=exc.status,
                       headers=error_headers(exc))
     service.mark_mfa_passed(session=session, user_session=identity.user_session,
-                            user=identity.user)
+                            user=identity.user, source_ip=client_ip(request))
     return RedirectResponse(safe_next(next), status_code=303)
 
 
@@ -165,7 +165,7 @@ def enroll_submit(request: Request, session: DbSession,
             "next": safe_next(next), "qr_svg": _qr_svg(uri), "secret": identity.user.mfa_secret,
             "error": _(exc.message, **exc.params)}, status_code=422)
     service.mark_mfa_passed(session=session, user_session=identity.user_session,
-                            user=identity.user)
+                            user=identity.user, source_ip=client_ip(request))
     return render(request, "auth/recovery_codes.html", {"codes": codes,
                                                         "next": safe_next(next)})
 

@@ -335,11 +335,13 @@ def resolve_session(*, session: Session, secret: str, idle_minutes: int
     return row, user
 
 
-def mark_mfa_passed(*, session: Session, user_session: UserSession, user: User) -> None:
+def mark_mfa_passed(*, session: Session, user_session: UserSession, user: User,
+                    source_ip: str | None = None) -> None:
     """The second factor succeeded: the session becomes a full session."""
     user_session.mfa_passed = True
     user.last_login_at = utcnow()
-    audit.record(session=session, actor=actor_for(user, via="login"), action="core.login.success",
+    audit.record(session=session, actor=actor_for(user, via="login", source_ip=source_ip),
+                 action="core.login.success",
                  object_type="user", object_id=user.id, object_repr=user.email,
                  institution_id=user.institution_id, details={"mfa": True})
     session.flush()
