@@ -13,6 +13,7 @@ from lakana import __version__
 from lakana.core import i18n
 from lakana.core.audit import configure_ledger
 from lakana.core.auth.deps import csrf_protect, negotiate_language
+from lakana.core.cache import EpochCache, EpochReader
 from lakana.core.config import Settings, load_settings
 from lakana.core.db import make_engine, make_session_factory
 from lakana.core.plugins import DomainPlugin
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None, **engine_kwargs: Any) -> FastAP
         yield
         if background is not None:
             background.stop()
+        app.state.epoch_reader.close()
 
     app = FastAPI(
         lifespan=lifespan,
@@ -77,17 +79,22 @@ def create_app(settings: Settings | None = None, **engine_kwargs: Any) -> FastAP
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
     configure_ledger(app.state.session_factory, settings)
+    app.state.epoch_reader = EpochReader(engine)
+    app.state.token_cache = EpochCache(maxsize=1024)
+    app.state.response_cache = EpochCache(maxsize=256)
     app.state.plugins = plugins
     app.state.jinja = build_environment(
         [p.templates_dir for p in plugins if p.templates_dir is not None])
     app.state.jinja.globals["menu_entries"] = sorted(
         (m for p in plugins for m in p.menu), key=lambda m: m.order)
     for plugin in plugins:
-        if plugin.api_router is not None:
-            app.include_router(plugin.api_router, prefix="/api/v1",
+        # Routers are included one level deep: FastAPI matches nested routers lazily and
+        # each extra level is paid on every request (bench/bench_api.py).
+        for api_router in plugin.api_routers:
+            app.include_router(api_router, prefix="/api/v1",
                                dependencies=[Depends(csrf_protect)])
-        if plugin.pages_router is not None:
-            app.include_router(plugin.pages_router, dependencies=[Depends(csrf_protect)],
+        for pages_router in plugin.pages_routers:
+            app.include_router(pages_router, dependencies=[Depends(csrf_protect)],
                                include_in_schema=False)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     errors.install(app)

@@ -80,6 +80,21 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         session.close()
 
 
+#: ``session.info`` flag: this transaction has flushed writes (its commit may take time).
+WROTE_KEY = "lakana_wrote"
+
+
+@event.listens_for(Session, "after_flush")
+def _remember_writes(session: Session, _context: Any) -> None:
+    session.info[WROTE_KEY] = True
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_rollback")
+def _forget_writes(session: Session) -> None:
+    session.info.pop(WROTE_KEY, None)
+
+
 def is_postgresql(session: Session) -> bool:
     """Whether the session talks to PostgreSQL (for row locks such as ``SKIP LOCKED``)."""
     return session.get_bind().dialect.name == "postgresql"

@@ -55,8 +55,8 @@ class DomainPlugin:
 
     name: str
     register_permissions: Callable[[], None]
-    api_router: APIRouter | None = None
-    pages_router: APIRouter | None = None
+    api_routers: tuple[APIRouter, ...] = ()
+    pages_routers: tuple[APIRouter, ...] = ()
     templates_dir: Path | None = None
     catalog_dir: Path | None = None
     menu: tuple[MenuEntry, ...] = ()

@@ -9,9 +9,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Header, Query, Request, Response, UploadFile
+from starlette.concurrency import run_in_threadpool
 
 from lakana.core.auth.deps import CurrentActor, DbSession, get_settings
 from lakana.core.errors import Invalid
+from lakana.core.web.cached import cached_json
 from lakana.core.web.pagination import Page
 from lakana.registry import csv_io, service
 from lakana.registry.schemas import (
@@ -58,13 +60,17 @@ async def _upload(request: Request, file: UploadFile) -> bytes:
 # --- institutions -----------------------------------------------------------------------
 
 @router.get("/institutions", response_model=Page[InstitutionOut])
-def list_institutions(session: DbSession, actor: CurrentActor,
-                      query: Annotated[InstitutionQuery, Query()]) -> Page[InstitutionOut]:
+async def list_institutions(request: Request, session: DbSession, actor: CurrentActor,
+                      query: Annotated[InstitutionQuery, Query()]) -> Response:
     """Institutions the caller may see: ``q`` searches name and acronym; ``sort`` takes
     ``name, acronym, kind, region, sector, tier, updated`` (``-`` for descending)."""
-    rows, total = service.list_institutions(session=session, actor=actor, query=query)
-    return Page[InstitutionOut](items=[InstitutionOut.model_validate(r) for r in rows],
-                                total=total, limit=query.limit, offset=query.offset)
+
+    def build() -> Page[InstitutionOut]:
+        rows, total = service.list_institutions(session=session, actor=actor, query=query)
+        return Page[InstitutionOut](items=[InstitutionOut.model_validate(r) for r in rows],
+                                    total=total, limit=query.limit, offset=query.offset)
+
+    return await cached_json(request, session, actor, build)
 
 
 @router.post("/institutions", response_model=InstitutionOut, status_code=201)
@@ -88,9 +94,10 @@ async def import_institutions(request: Request, session: DbSession, actor: Curre
                               skip_invalid: Annotated[bool, Form()] = False) -> ImportReportOut:
     """Create or update institutions from CSV; 422 with the row errors if nothing was written."""
     content = await _upload(request, file)
-    report = csv_io.import_institutions(
-        session=session, actor=actor, content=content, skip_invalid=skip_invalid,
-        max_bytes=get_settings(request).max_upload_bytes)
+    # The import writes: run it in the thread pool, never on the event loop.
+    report = await run_in_threadpool(
+        csv_io.import_institutions, session=session, actor=actor, content=content,
+        skip_invalid=skip_invalid, max_bytes=get_settings(request).max_upload_bytes)
     return report.out()
 
 
@@ -135,13 +142,17 @@ def delete_institution(institution_id: int, session: DbSession, actor: CurrentAc
 # --- systems ----------------------------------------------------------------------------
 
 @router.get("/systems", response_model=Page[SystemOut])
-def list_systems(session: DbSession, actor: CurrentActor,
-                 query: Annotated[SystemQuery, Query()]) -> Page[SystemOut]:
+async def list_systems(request: Request, session: DbSession, actor: CurrentActor,
+                 query: Annotated[SystemQuery, Query()]) -> Response:
     """Systems the caller may see: ``q`` searches name, owner acronym and endpoints; ``sort``
     takes ``name, institution, criticality, classification, hosting, updated``."""
-    rows, total = service.list_systems(session=session, actor=actor, query=query)
-    return Page[SystemOut](items=[SystemOut.model_validate(r) for r in rows], total=total,
-                           limit=query.limit, offset=query.offset)
+
+    def build() -> Page[SystemOut]:
+        rows, total = service.list_systems(session=session, actor=actor, query=query)
+        return Page[SystemOut](items=[SystemOut.model_validate(r) for r in rows], total=total,
+                               limit=query.limit, offset=query.offset)
+
+    return await cached_json(request, session, actor, build)
 
 
 @router.post("/systems", response_model=SystemOut, status_code=201)
@@ -165,9 +176,9 @@ async def import_systems(request: Request, session: DbSession, actor: CurrentAct
                          skip_invalid: Annotated[bool, Form()] = False) -> ImportReportOut:
     """Create or update systems from CSV; 422 with the row errors if nothing was written."""
     content = await _upload(request, file)
-    report = csv_io.import_systems(
-        session=session, actor=actor, content=content, skip_invalid=skip_invalid,
-        max_bytes=get_settings(request).max_upload_bytes)
+    report = await run_in_threadpool(
+        csv_io.import_systems, session=session, actor=actor, content=content,
+        skip_invalid=skip_invalid, max_bytes=get_settings(request).max_upload_bytes)
     return report.out()
 
 

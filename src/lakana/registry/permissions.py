@@ -17,11 +17,12 @@ class RegistryPermission(StrEnum):
 
 def register() -> None:
     """Grant the registry's permissions to roles."""
-    from lakana.core.plugins import register_institution_lookup
-    from lakana.registry.service import get_institution_id_by_acronym
+    from lakana.core.plugins import register_institution_choices, register_institution_lookup
+    from lakana.registry.service import get_institution_id_by_acronym, institution_choices
 
     register_institution_lookup(
         lambda session, acronym: get_institution_id_by_acronym(session=session, acronym=acronym))
+    register_institution_choices(lambda session: institution_choices(session=session))
     read = [RegistryPermission.INSTITUTION_READ, RegistryPermission.SYSTEM_READ]
     grant(read, *Role)
     grant(RegistryPermission, Role.PLATFORM_ADMIN, Role.AGENCY_OFFICER)

@@ -131,6 +131,14 @@ def get_institution_by_acronym(*, session: Session, actor: Actor, acronym: str) 
     return get_institution(session=session, actor=actor, institution_id=found or -1)
 
 
+def institution_choices(*, session: Session) -> list[tuple[int, str]]:
+    """Every institution as ``(id, "ACRONYM — name")`` by acronym (internal: no scope check;
+    the core's account pages offer these to administrators)."""
+    rows = session.execute(select(Institution.id, Institution.acronym, Institution.name)
+                           .order_by(Institution.acronym)).all()
+    return [(row.id, f"{row.acronym} — {row.name}") for row in rows]
+
+
 def _ensure_acronym_free(session: Session, acronym: str, own_id: int | None = None) -> None:
     found = get_institution_id_by_acronym(session=session, acronym=acronym)
     if found is not None and found != own_id:

@@ -6,25 +6,35 @@ so every unsafe request made with a session cookie is checked, including new rou
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
+import logging
 import secrets
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, replace
+from functools import partial
 from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import Depends, Request
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from lakana.core import i18n
+from lakana.core.audit.ledger import pending_count
 from lakana.core.auth import service
 from lakana.core.auth.models import User, UserSession
+from lakana.core.auth.passwords import token_digest
 from lakana.core.auth.rbac import Actor
+from lakana.core.cache import EpochCache, EpochReader, current_epoch
 from lakana.core.config import Settings
+from lakana.core.db import WROTE_KEY, as_utc, utcnow
 from lakana.core.errors import Forbidden, Unauthenticated
 from lakana.core.web.errors import PageRedirect, wants_json
 
+log = logging.getLogger("lakana.auth")
 SESSION_COOKIE = "lakana_session"
 PRESESSION_COOKIE = "lakana_pre"
 LANGUAGE_COOKIE = "lakana_lang"
@@ -39,12 +49,27 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
-def db_session(request: Request) -> Iterator[Session]:
-    """One transaction per request: committed if the handler succeeds, else rolled back."""
+async def db_session(request: Request) -> AsyncIterator[Session]:
+    """One transaction per request: committed if the handler succeeds, else rolled back.
+
+    This dependency is ``async`` on purpose: a synchronous generator costs two hops to the
+    thread pool per request (bench/bench_api.py). It does no database work on the event
+    loop except ending a read-only transaction; every query runs in the thread pool (the
+    identity dependencies and endpoints are sync), and so does a commit that writes, so
+    the event loop never waits for a connection or a lock.
+    """
     session: Session = request.app.state.session_factory()
+    request.state.db_session = session
     try:
         yield session
-        session.commit()
+        if session.new or session.dirty or session.deleted or pending_count(session) \
+                or session.info.get(WROTE_KEY):
+            await run_in_threadpool(session.commit)
+        else:
+            session.commit()  # a read-only transaction: ending it never waits on a lock
+        touches = getattr(request.state, "touches", None)
+        if touches:
+            await run_in_threadpool(_apply_touches, request, touches)
     except BaseException:
         # Detach first: the error page still reads who is logged in, and a rollback would
         # expire those objects (a detached, expired object cannot load its attributes).
@@ -53,6 +78,18 @@ def db_session(request: Request) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def _apply_touches(request: Request, touches: list[Callable[[Session], None]]) -> None:
+    # "Last seen/used" stamps go in their own short transaction after the request's: a
+    # read transaction upgraded to a write fails at once on SQLite when another writer
+    # committed meanwhile, and a usage stamp must never fail a request.
+    try:
+        with request.app.state.session_factory.begin() as session:
+            for touch in touches:
+                touch(session)
+    except OperationalError:
+        log.warning("could not record last-seen stamps (database busy)", exc_info=True)
 
 
 DbSession = Annotated[Session, Depends(db_session, scope="function")]
@@ -68,27 +105,125 @@ def client_ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-@dataclass
 class Identity:
-    """Who the request belongs to, however they authenticated."""
+    """Who the request belongs to, however they authenticated.
 
+    A token identity served from the cache loads its ``user`` only when an endpoint asks.
+    """
+
+    def __init__(self, actor: Actor, user: User | None = None, *,
+                 user_session: UserSession | None = None, session_secret: str | None = None,
+                 db: Session | None = None) -> None:
+        self.actor = actor
+        self.user_session = user_session
+        self.session_secret = session_secret
+        self._user = user
+        self._db = db
+
+    @property
+    def user(self) -> User:
+        """The account (loaded from the request's session on first use)."""
+        if self._user is None:
+            assert self._db is not None and self.actor.user_id is not None
+            found = self._db.get(User, self.actor.user_id)
+            if found is None:
+                raise Unauthenticated("The API token's account is disabled.")
+            self._user = found
+        return self._user
+
+
+@dataclass(frozen=True)
+class _CachedToken:
     actor: Actor
-    user: User
-    user_session: UserSession | None = None
-    session_secret: str | None = None
+    token_id: int
+    expires_at: dt.datetime
+    last_used_at: dt.datetime | None
 
 
 def _identify(request: Request, session: Session) -> Identity | None:
     if hasattr(request.state, "identity"):
         cached: Identity | None = request.state.identity
         return cached
+    # Runs on the event loop: read only. The throttled "last used" stamps it sets are
+    # flushed later, by the endpoint or the commit, in the thread pool.
+    with session.no_autoflush:
+        identity = _resolve_identity(request, session)
+    request.state.identity = identity
+    # a browser speaks its account's language; a machine gets what Accept-Language asks
+    if identity is not None and identity.user_session is not None \
+            and identity.user_session.mfa_passed:
+        request.state.language = identity.user.language
+    return identity
+
+
+def _touch_later(request: Request, touch: Callable[[Session], None]) -> None:
+    if not hasattr(request.state, "touches"):
+        request.state.touches = []
+    request.state.touches.append(touch)
+
+
+def _touch_token(token_id: int, session: Session) -> None:
+    service.touch_token(session=session, token_id=token_id)
+
+
+def _touch_session(session_id: int, session: Session) -> None:
+    service.touch_session(session=session, session_id=session_id)
+
+
+def _cached_token_identity(request: Request) -> Identity | None:
+    authorization = request.headers.get("authorization", "")
+    if not authorization.lower().startswith("bearer ") or hasattr(request.state, "identity"):
+        return None
+    reader: EpochReader = request.app.state.epoch_reader
+    try:
+        epoch = reader.read()
+    except DBAPIError:
+        log.warning("ledger head unreadable on the fast path", exc_info=True)
+        return None
+    cache: EpochCache[_CachedToken] = request.app.state.token_cache
+    key = token_digest(authorization[7:].strip())
+    hit = cache.get(key, epoch)
+    if hit is None or hit.expires_at <= utcnow():
+        return None
+    request.state.epoch = epoch
+    if service.needs_touch(hit.last_used_at):
+        _touch_later(request, partial(_touch_token, hit.token_id))
+        cache.put(key, epoch, replace(hit, last_used_at=utcnow()))
+    identity = Identity(replace(hit.actor, source_ip=client_ip(request)),
+                        db=request.state.db_session)
+    request.state.identity = identity
+    return identity
+
+
+def _token_identity(request: Request, session: Session, presented: str) -> Identity:
+    # Checked on every API call: the validated token is cached until the ledger head
+    # moves (revocation, disabling, role changes are all ledgered, see core.cache), and
+    # the epoch is read *before* the token so a cached entry is never older than it.
+    cache: EpochCache[_CachedToken] = request.app.state.token_cache
+    epoch = current_epoch(session)
+    request.state.epoch = epoch
+    key = token_digest(presented.strip())
+    hit = cache.get(key, epoch)
+    if hit is not None and hit.expires_at > utcnow():
+        if service.needs_touch(hit.last_used_at):
+            _touch_later(request, partial(_touch_token, hit.token_id))
+            cache.put(key, epoch, replace(hit, last_used_at=utcnow()))
+        return Identity(replace(hit.actor, source_ip=client_ip(request)), db=session)
+    token, user = service.resolve_token(session=session, presented=presented)
+    if service.needs_touch(token.last_used_at):
+        _touch_later(request, partial(_touch_token, token.id))
+    actor = service.actor_for(user, source_ip=client_ip(request), via="token",
+                              scopes=token.scopes, token_id=token.id)
+    cache.put(key, epoch, _CachedToken(replace(actor, source_ip=None), token.id,
+                                       as_utc(token.expires_at), utcnow()))
+    return Identity(actor, user)
+
+
+def _resolve_identity(request: Request, session: Session) -> Identity | None:
     identity: Identity | None = None
     authorization = request.headers.get("authorization", "")
     if authorization.lower().startswith("bearer "):
-        token, user = service.resolve_token(session=session, presented=authorization[7:])
-        actor = service.actor_for(user, source_ip=client_ip(request), via="token",
-                                  scopes=token.scopes, token_id=token.id)
-        identity = Identity(actor=actor, user=user)
+        identity = _token_identity(request, session, authorization[7:])
     else:
         secret = request.cookies.get(SESSION_COOKIE)
         if secret:
@@ -97,14 +232,11 @@ def _identify(request: Request, session: Session) -> Identity | None:
                 idle_minutes=get_settings(request).session_idle_minutes)
             if found is not None:
                 user_session, user = found
+                if service.needs_touch(user_session.last_seen_at):
+                    _touch_later(request, partial(_touch_session, user_session.id))
                 actor = service.actor_for(user, source_ip=client_ip(request))
-                identity = Identity(actor=actor, user=user, user_session=user_session,
+                identity = Identity(actor, user, user_session=user_session,
                                     session_secret=secret)
-    request.state.identity = identity
-    # a browser speaks its account's language; a machine gets what Accept-Language asks
-    if identity is not None and identity.user_session is not None \
-            and identity.user_session.mfa_passed:
-        request.state.language = identity.user.language
     return identity
 
 
@@ -140,13 +272,17 @@ def _here(request: Request) -> str:
     return quote(target, safe="/")
 
 
-def require_identity(request: Request, session: DbSession) -> Identity:
+async def require_identity(request: Request, session: DbSession) -> Identity:
     """A full identity, else 401 (the API) or a redirect to the log-in page (pages).
 
     A session still owing its second factor is sent back to the MFA step, and a person
     who must change their password is sent to the password form (the API answers 403).
+    A token already validated since the ledger head last moved is recognised on the event
+    loop (no thread hop); everything else is resolved in the thread pool.
     """
-    identity = _identify(request, session)
+    identity = _cached_token_identity(request)
+    if identity is None:
+        identity = await run_in_threadpool(_identify, request, session)
     if identity is None:
         if request.headers.get("authorization") or request.cookies.get(SESSION_COOKIE):
             raise Unauthenticated("Your session has expired: please log in again.")
@@ -156,7 +292,7 @@ def require_identity(request: Request, session: DbSession) -> Identity:
             step = "/login/mfa" if identity.user.mfa_enabled else "/login/mfa/enroll"
             raise PageRedirect(f"{step}?next={_here(request)}")
         raise Unauthenticated("Two-factor authentication is not finished: please log in again.")
-    if identity.user.must_change_password and identity.user_session is not None and \
+    if identity.user_session is not None and identity.user.must_change_password and \
             not request.url.path.startswith(PASSWORD_CHANGE_PATHS):
         if _is_page(request):
             raise PageRedirect("/account/password")
@@ -164,7 +300,7 @@ def require_identity(request: Request, session: DbSession) -> Identity:
     return identity
 
 
-def current_actor(identity: Annotated[Identity, Depends(require_identity)]) -> Actor:
+async def current_actor(identity: Annotated[Identity, Depends(require_identity)]) -> Actor:
     """The authenticated actor."""
     return identity.actor
 

@@ -258,8 +258,9 @@ def recovery_codes_submit(request: Request, session: DbSession, identity: Curren
                           code: Annotated[str, Form(max_length=32)]) -> Response:
     """Replace the recovery codes (a current TOTP code is required); show them once."""
     try:
-        codes = service.renew_recovery_codes(session=session, actor=identity.actor,
-                                             user=identity.user, code=code)
+        codes = service.renew_recovery_codes(
+            session=session, actor=identity.actor, user=identity.user, code=code,
+            max_failures=get_settings(request).login_max_failures)
     except LakanaError as exc:
         return _account_page(request, session, identity, error=exc)
     return render(request, "auth/recovery_codes.html", {"codes": codes, "next": "/account"})
@@ -271,7 +272,7 @@ def mfa_disable_submit(request: Request, session: DbSession, identity: CurrentId
     """Turn off two-factor authentication where the role allows it."""
     try:
         service.disable_mfa(session=session, actor=identity.actor, user=identity.user,
-                            code=code)
+                            code=code, max_failures=get_settings(request).login_max_failures)
     except LakanaError as exc:
         return _account_page(request, session, identity, error=exc)
     return RedirectResponse("/account?notice=mfa-disabled", status_code=303)

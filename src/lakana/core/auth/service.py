@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import pyotp
 from sqlalchemy import delete, func, select, update
@@ -70,11 +70,25 @@ def actor_for(user: User, *, source_ip: str | None = None, via: str = "session",
 
 # --- users -----------------------------------------------------------------------------
 
-def _check_role_scope(role: Role, institution_id: int | None) -> None:
+def _check_role_scope(role: Role, institution_id: int | None,
+                      session: Session | None = None) -> None:
     if role in INSTITUTION_ROLES and institution_id is None:
         raise Invalid("This role needs an institution.")
     if role not in INSTITUTION_ROLES and institution_id is not None:
         raise Invalid("Agency roles are not tied to an institution.")
+    if session is not None and institution_id is not None \
+            and not _institution_exists(session, institution_id):
+        raise Invalid("Unknown institution.")
+
+
+def _institution_exists(session: Session, institution_id: int) -> bool:
+    # The institution table belongs to a domain: reach it through the account's foreign key
+    # rather than importing its model (core imports no domain).
+    if not 0 < institution_id < 2**63:
+        return False
+    (foreign_key,) = User.__table__.c.institution_id.foreign_keys
+    target = foreign_key.column
+    return session.scalar(select(target).where(target == institution_id)) is not None
 
 
 def create_user(*, session: Session, actor: Actor, email: str, full_name: str, role: Role,
@@ -83,7 +97,12 @@ def create_user(*, session: Session, actor: Actor, email: str, full_name: str, r
     """Create an account; the e-mail is unique (case-insensitive)."""
     actor.require(CorePermission.USER_WRITE)
     email = email.strip().lower()
-    _check_role_scope(role, institution_id)
+    local, _, domain = email.partition("@")
+    if not local or "." not in domain or len(email) > 254 or any(c.isspace() for c in email):
+        raise Invalid("Not a valid e-mail address: %(email)s.", email=email[:254])
+    if language not in ("fr", "en"):
+        raise Invalid("Unknown language.")
+    _check_role_scope(role, institution_id, session)
     check_policy(password, email=email)
     if session.scalar(select(User.id).where(User.email == email)) is not None:
         raise Conflict("A user with the e-mail %(email)s already exists.", email=email)
@@ -147,7 +166,8 @@ def update_user(*, session: Session, actor: Actor, user_id: int, version: int,
     new_role = role or Role(user.role)
     changes_scope = role is not None or institution_id is not None
     new_institution = institution_id if changes_scope else user.institution_id
-    _check_role_scope(new_role, new_institution)
+    _check_role_scope(new_role, new_institution,
+                      session if new_institution != user.institution_id else None)
     if actor.user_id == user.id and new_role is not Role(user.role):
         raise Forbidden("You cannot change your own role.")
     if language is not None and language not in ("fr", "en"):
@@ -320,19 +340,46 @@ def create_session(*, session: Session, user: User, mfa_passed: bool, source_ip:
 def resolve_session(*, session: Session, secret: str, idle_minutes: int
                     ) -> tuple[UserSession, User] | None:
     """The live session and its user for a cookie secret, or ``None`` if expired or unknown."""
-    row = session.scalar(select(UserSession).where(UserSession.token_hash == token_digest(secret)))
-    if row is None or row.revoked_at is not None:
+    found = session.execute(select(UserSession, User).join(User, User.id == UserSession.user_id)
+                            .where(UserSession.token_hash == token_digest(secret))).first()
+    if found is None:
+        return None
+    row, user = found
+    if row.revoked_at is not None:
         return None
     now = utcnow()
     if as_utc(row.expires_at) <= now or \
             as_utc(row.last_seen_at) + dt.timedelta(minutes=idle_minutes) <= now:
         return None
-    user = session.get(User, row.user_id)
-    if user is None or not user.is_active:
+    if not user.is_active:
         return None
-    if (now - as_utc(row.last_seen_at)).total_seconds() > 60:
-        row.last_seen_at = now  # throttled so that reads rarely write
     return row, user
+
+
+#: "Last seen"/"last used" stamps are written at most this often (reads rarely write).
+TOUCH_EVERY = dt.timedelta(seconds=60)
+
+
+def needs_touch(last: dt.datetime | None) -> bool:
+    """Whether a "last seen/used" stamp is old enough to be rewritten."""
+    return last is None or utcnow() - as_utc(last) > TOUCH_EVERY
+
+
+def touch_session(*, session: Session, session_id: int) -> None:
+    """Stamp a browser session as seen now (its own short transaction: see deps)."""
+    now = utcnow()
+    session.execute(update(UserSession).where(
+        UserSession.id == session_id, UserSession.last_seen_at < now - TOUCH_EVERY)
+        .values(last_seen_at=now))
+
+
+def touch_token(*, session: Session, token_id: int) -> None:
+    """Stamp an API token as used now (its own short transaction: see deps)."""
+    now = utcnow()
+    session.execute(update(ApiToken).where(
+        ApiToken.id == token_id,
+        (ApiToken.last_used_at.is_(None)) | (ApiToken.last_used_at < now - TOUCH_EVERY))
+        .values(last_used_at=now))
 
 
 def mark_mfa_passed(*, session: Session, user_session: UserSession, user: User,
@@ -426,12 +473,25 @@ def verify_second_factor(*, session: Session, user: User, code: str,
                      institution_id=user.institution_id)
         session.flush()
         return
+    _refuse_code(session, user, max_failures)
+
+
+def _refuse_code(session: Session, user: User, max_failures: int) -> NoReturn:
+    """Count a wrong second-factor code toward the lockout, then refuse it."""
     user.failed_logins += 1
     wait = lockout_seconds(user.failed_logins, max_failures)
     if wait:
         user.locked_until = utcnow() + dt.timedelta(seconds=wait)
     session.flush()
     raise Invalid("The code is wrong or expired.")
+
+
+def _check_current_code(session: Session, user: User, code: str, max_failures: int) -> None:
+    """A current TOTP code confirming a sensitive change; wrong codes count toward lockout."""
+    _refuse_if_locked(user)
+    if not _accept_totp(user, code):
+        _refuse_code(session, user, max_failures)
+    user.failed_logins = 0
 
 
 def regenerate_recovery_codes(*, session: Session, user: User) -> list[str]:
@@ -444,14 +504,12 @@ def regenerate_recovery_codes(*, session: Session, user: User) -> list[str]:
     return codes
 
 
-def renew_recovery_codes(*, session: Session, actor: Actor, user: User, code: str
-                         ) -> list[str]:
+def renew_recovery_codes(*, session: Session, actor: Actor, user: User, code: str,
+                         max_failures: int = 5) -> list[str]:
     """Replace the recovery codes after a current TOTP code; return them (shown once)."""
     if not user.mfa_enabled:
         raise Conflict("Two-factor authentication is not active.")
-    _refuse_if_locked(user)
-    if not _accept_totp(user, code):
-        raise Invalid("The code is wrong or expired.")
+    _check_current_code(session, user, code, max_failures)
     codes = regenerate_recovery_codes(session=session, user=user)
     audit.record(session=session, actor=actor, action="core.user.recovery_codes",
                  object_type="user", object_id=user.id, object_repr=user.email,
@@ -464,15 +522,14 @@ def mfa_optional(user: User) -> bool:
     return Role(user.role) not in MFA_REQUIRED_ROLES
 
 
-def disable_mfa(*, session: Session, actor: Actor, user: User, code: str) -> None:
+def disable_mfa(*, session: Session, actor: Actor, user: User, code: str,
+                max_failures: int = 5) -> None:
     """Turn off one's own MFA (roles where it is optional), confirmed by a current code."""
     if not mfa_optional(user):
         raise Forbidden("Your role requires two-factor authentication.")
     if not user.mfa_enabled:
         raise Conflict("Two-factor authentication is not active.")
-    _refuse_if_locked(user)
-    if not _accept_totp(user, code):
-        raise Invalid("The code is wrong or expired.")
+    _check_current_code(session, user, code, max_failures)
     before = user_state(user)
     _clear_mfa(session, user)
     session.flush()
@@ -544,26 +601,25 @@ def resolve_token(*, session: Session, presented: str) -> tuple[ApiToken, User]:
     parts = presented.strip().split("_", 2)
     if len(parts) != 3 or parts[0] != TOKEN_PREFIX:
         raise Unauthenticated("The API token is malformed.")
-    token = session.scalar(select(ApiToken).where(ApiToken.prefix == parts[1]))
-    if token is None or not secrets.compare_digest(token.token_hash, token_digest(parts[2])):
+    # One round trip for the token and its account: this runs on every API call.
+    row = session.execute(select(ApiToken, User).join(User, User.id == ApiToken.user_id)
+                          .where(ApiToken.prefix == parts[1])).first()
+    if row is None or not secrets.compare_digest(row[0].token_hash, token_digest(parts[2])):
         raise Unauthenticated("The API token is unknown.")
+    token, user = row
     if token.revoked_at is not None:
         raise Unauthenticated("The API token was revoked.")
     if as_utc(token.expires_at) <= utcnow():
         raise Unauthenticated("The API token has expired.")
-    user = session.get(User, token.user_id)
-    if user is None or not user.is_active:
+    if not user.is_active:
         raise Unauthenticated("The API token's account is disabled.")
-    now = utcnow()
-    if token.last_used_at is None or (now - as_utc(token.last_used_at)).total_seconds() > 60:
-        token.last_used_at = now
     return token, user
 
 
 def list_tokens(*, session: Session, actor: Actor, user_id: int) -> list[ApiToken]:
     """Tokens of a user (one's own, or anyone's for an administrator)."""
-    if actor.user_id != user_id:
-        actor.require(CorePermission.USER_WRITE)
+    actor.require(CorePermission.TOKEN_MANAGE if actor.user_id == user_id
+                  else CorePermission.USER_WRITE)
     return list(session.scalars(select(ApiToken).where(ApiToken.user_id == user_id)
                                 .order_by(ApiToken.created_at.desc())))
 
@@ -574,6 +630,9 @@ def revoke_token(*, session: Session, actor: Actor, token_id: int) -> ApiToken:
     if token is None or (token.user_id != actor.user_id
                          and not actor.can(CorePermission.USER_WRITE)):
         raise NotFound("This %(what)s does not exist or is not visible to you.", what="token")
+    # a narrowly scoped token (a script's) may not revoke the account's other tokens
+    actor.require(CorePermission.TOKEN_MANAGE if token.user_id == actor.user_id
+                  else CorePermission.USER_WRITE)
     if token.revoked_at is not None:
         raise Conflict("This token is already revoked.")
     token.revoked_at = utcnow()

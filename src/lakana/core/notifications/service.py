@@ -66,7 +66,9 @@ def to_view(item: Notification) -> NotificationView:
 
 
 def _check_link(link: str | None) -> None:
-    if link is not None and (not link.startswith("/") or link.startswith("//")):
+    # Browsers read "/\\host" and "/<tab>/host" as "//host": refuse backslashes and spaces too.
+    if link is not None and (not link.startswith("/") or link.startswith("//")
+                             or "\\" in link or not link.isprintable() or " " in link):
         raise Invalid("A notification's link must be a path on this site (%(link)s).",
                       link=link)
 

@@ -13,6 +13,7 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Scope
 
@@ -142,12 +143,60 @@ def _translate_item(item: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+#: Pydantic's error types as message ids, so that field problems are translated too.
+VALIDATION_MESSAGES: dict[str, str] = {
+    "missing": N_("This value is required."),
+    "json_invalid": N_("The body is not valid JSON."),
+    "model_attributes_type": N_("Expected a JSON object."),
+    "dict_type": N_("Expected a JSON object."),
+    "list_type": N_("Expected a list."),
+    "string_type": N_("Expected a text."),
+    "string_too_short": N_("Too short (at least %(min)s characters)."),
+    "string_too_long": N_("Too long (at most %(max)s characters)."),
+    "string_pattern_mismatch": N_("This value does not have the expected form."),
+    "int_parsing": N_("Expected a whole number."),
+    "int_type": N_("Expected a whole number."),
+    "int_from_float": N_("Expected a whole number."),
+    "bool_parsing": N_("Expected yes or no."),
+    "bool_type": N_("Expected yes or no."),
+    "date_from_datetime_parsing": N_("Expected a date (YYYY-MM-DD)."),
+    "date_parsing": N_("Expected a date (YYYY-MM-DD)."),
+    "enum": N_("Unknown value %(value)s; allowed: %(allowed)s."),
+    "literal_error": N_("Unknown value %(value)s; allowed: %(allowed)s."),
+    "greater_than_equal": N_("Must be at least %(min)s."),
+    "greater_than": N_("Must be more than %(min)s."),
+    "less_than_equal": N_("Must be at most %(max)s."),
+    "too_long": N_("Too many items (at most %(max)s)."),
+    "too_short": N_("Too few items (at least %(min)s)."),
+    "value_error": N_("Not a valid value: %(value)s."),
+    "extra_forbidden": N_("Unknown field."),
+}
+
+
+def validation_message(error: dict[str, Any]) -> str:
+    """One pydantic error as a sentence in the current language.
+
+    Errors raised by Lakana's own validators carry their message id and parameters in their
+    context (``type == "lakana"``); pydantic's own errors are looked up by type.
+    """
+    ctx = dict(error.get("ctx") or {})
+    if error.get("type") == "lakana" and "msgid" in ctx:
+        msgid = str(ctx.pop("msgid"))
+        return i18n.gettext(msgid, **{k: str(v) for k, v in ctx.items()})
+    msgid = VALIDATION_MESSAGES.get(str(error.get("type")), N_("Not a valid value: %(value)s."))
+    params = {"value": str(error.get("input", ""))[:100],
+              "allowed": str(ctx.get("expected", "")),
+              "min": str(ctx.get("min_length", ctx.get("ge", ctx.get("gt", "")))),
+              "max": str(ctx.get("max_length", ctx.get("le", ctx.get("lt", ""))))}
+    return i18n.gettext(msgid, **params)
+
+
 async def handle_validation_error(request: Request, exc: Exception) -> Response:
     """Request validation: 422 with each field's problem."""
     assert isinstance(exc, RequestValidationError)
     with i18n.use_language(_language(request)):
         errors = [{"field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"),
-                   "message": e.get("msg", "")} for e in exc.errors()]
+                   "message": validation_message(e)} for e in exc.errors()]
         title = i18n.gettext("Invalid input")
         detail = i18n.gettext("Some fields are missing or invalid: %(fields)s.",
                               fields=", ".join(e["field"] or "?" for e in errors))
@@ -168,13 +217,38 @@ async def handle_http_error(request: Request, exc: Exception) -> Response:
                     headers=getattr(exc, "headers", None))
 
 
+def _fixed(request: Request, status: int, title: str, detail: str, type_slug: str
+           ) -> Response:
+    with i18n.use_language(_language(request)):
+        return _respond(request, status, i18n.gettext(title), i18n.gettext(detail), type_slug)
+
+
+async def handle_database_value(request: Request, exc: Exception) -> Response:
+    """A value the database cannot hold (a number too large, a NUL character): 422.
+
+    Raised while binding parameters (SQLite's ``OverflowError``) or by the server
+    (PostgreSQL's ``DataError``); the request's transaction was already rolled back.
+    """
+    log.info("database refused a value on %s %s: %s", request.method, request.url.path,
+             type(exc).__name__)
+    return _fixed(request, 422, N_("Invalid input"),
+                  N_("A value is not accepted (a number too large, or a forbidden character "
+                     "such as NUL)."), "invalid")
+
+
+async def handle_integrity(request: Request, exc: Exception) -> Response:
+    """A constraint refused the change, typically a concurrent duplicate: 409."""
+    log.info("integrity error on %s %s", request.method, request.url.path)
+    return _fixed(request, 409, N_("Conflict"),
+                  N_("This change conflicts with existing data (a duplicate, or a record "
+                     "changed or deleted meanwhile): reload and try again."), "conflict")
+
+
 async def handle_unexpected(request: Request, exc: Exception) -> Response:
     """Anything else: logged, answered without details."""
     log.exception("unexpected error on %s %s", request.method, request.url.path)
-    with i18n.use_language(_language(request)):
-        title = i18n.gettext("Internal error")
-        detail = i18n.gettext("Something went wrong on our side; the error was logged.")
-    return _respond(request, 500, title, detail, "internal")
+    return _fixed(request, 500, N_("Internal error"),
+                  N_("Something went wrong on our side; the error was logged."), "internal")
 
 
 def too_large_response(scope: Scope, max_bytes: int) -> Response:
@@ -192,4 +266,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(LakanaError, handle_lakana_error)
     app.add_exception_handler(RequestValidationError, handle_validation_error)
     app.add_exception_handler(StarletteHTTPException, handle_http_error)
+    app.add_exception_handler(OverflowError, handle_database_value)
+    app.add_exception_handler(DataError, handle_database_value)
+    app.add_exception_handler(IntegrityError, handle_integrity)
     app.add_exception_handler(Exception, handle_unexpected)

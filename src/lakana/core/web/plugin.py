@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter
-
 from lakana.core.audit import api as audit_api
 from lakana.core.audit import pages as audit_pages
 from lakana.core.auth import admin_pages as auth_admin_pages
@@ -22,29 +20,12 @@ def _register() -> None:
     """Core permissions are granted in ``rbac`` itself."""
 
 
-def _pages() -> APIRouter:
-    router = APIRouter()
-    router.include_router(web_pages.router)
-    router.include_router(auth_pages.router)
-    router.include_router(auth_admin_pages.router)
-    router.include_router(notifications_pages.router)
-    router.include_router(audit_pages.router)
-    return router
-
-
-def _api() -> APIRouter:
-    router = APIRouter()
-    router.include_router(auth_api.router)
-    router.include_router(notifications_api.router)
-    router.include_router(audit_api.router)
-    return router
-
-
 PLUGIN = DomainPlugin(
     name="core",
     register_permissions=_register,
-    api_router=_api(),
-    pages_router=_pages(),
+    api_routers=(auth_api.router, notifications_api.router, audit_api.router),
+    pages_routers=(web_pages.router, auth_pages.router, auth_admin_pages.router,
+                   notifications_pages.router, audit_pages.router),
     catalog_dir=Path(__file__).parent.parent / "i18n" / "locale",
     menu=(MenuEntry("Users", "/admin/users", CorePermission.USER_READ, order=90),
           MenuEntry("Audit ledger", "/audit", CorePermission.AUDIT_READ, order=95),
