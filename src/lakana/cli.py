@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 from typing import Annotated
@@ -70,11 +71,13 @@ def init(
 
     settings = cli_settings()
     home = settings.resolved_home
-    home.mkdir(parents=True, exist_ok=True)
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
     secret_path = home / "secret.key"
     if not settings.secret_key and not secret_path.exists():
-        secret_path.write_text(secrets.token_urlsafe(48))
-        secret_path.chmod(0o600)
+        # Created readable by its owner only from the first byte (no window for others).
+        fd = os.open(secret_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
     key_path = settings.effective_ledger_key_path
     if not key_path.exists():
         create_key(key_path)

@@ -96,12 +96,16 @@ DbSession = Annotated[Session, Depends(db_session, scope="function")]
 
 
 def client_ip(request: Request) -> str | None:
-    """The caller's address (``X-Forwarded-For`` only when the proxy is trusted)."""
+    """The caller's address (``X-Forwarded-For`` only when the proxy is trusted).
+
+    The *last* entry is the one the trusted reverse proxy appended; earlier entries are
+    whatever the client wrote and must never reach the ledger as its address.
+    """
     settings = get_settings(request)
     if settings.trust_proxy_headers:
         forwarded = request.headers.get("x-forwarded-for")
         if forwarded:
-            return forwarded.split(",")[0].strip()[:64]
+            return forwarded.split(",")[-1].strip()[:64]
     return request.client.host if request.client else None
 
 

@@ -41,7 +41,9 @@ class SecurityHeadersMiddleware:
                 headers.extend(h for h in _BASE_HEADERS if h[0] not in present)
                 if over_https:
                     headers.append(_HSTS)
-                if scope["path"].startswith(("/api/", "/login", "/account", "/admin")):
+                # Pages and API answers hold personal or sensitive data: never kept in a
+                # shared browser's or proxy's cache. Vendored static files may be.
+                if not scope["path"].startswith("/static/") and b"cache-control" not in present:
                     headers.append((b"cache-control", b"no-store"))
                 message["headers"] = headers
             await send(message)
