@@ -67,10 +67,11 @@ def _prepare(home: Path) -> tuple[str, str]:
 
 
 def _serve(target: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    log = open(os.environ.get("BENCH_SERVER_LOG", os.devnull), "a")  # noqa: SIM115
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", target, "--factory", "--host", "127.0.0.1",
          "--port", str(port), "--log-level", "warning", "--no-access-log"],
-        env=env, stdout=subprocess.DEVNULL, stderr=open(os.environ.get("BENCH_SERVER_LOG", os.devnull), "a"))
+        env=env, stdout=subprocess.DEVNULL, stderr=log)
     for _ in range(150):
         try:
             httpx.get(f"http://127.0.0.1:{port}/docs", timeout=1)
