@@ -17,7 +17,7 @@ SOURCE = Path(lakana.__file__).parent
 ERROR_BASES = {"LakanaError", "Invalid", "NotFound", "Forbidden", "Unauthenticated", "Conflict",
                "TooLarge", "TooManyRequests"}
 #: Constructors whose first argument (or ``label=``) is a message id shown in the interface.
-LABELLED = {"MenuEntry", "DashboardCard"}
+LABELLED = {"MenuEntry", "DashboardCard", "Msg"}
 METHOD_MAP = [("**.py", "python"), ("**/templates/**.html", "jinja2.ext:babel_extract")]
 OPTIONS_MAP = {"**/templates/**.html": {"extensions": "jinja2.ext.i18n",
                                         "newstyle_gettext": "true", "trimmed": "false"}}

@@ -55,3 +55,16 @@ def test_init_creates_private_home_and_secret(tmp_path: Path,
     assert result.exit_code == 0, result.output
     assert stat.S_IMODE(home.stat().st_mode) == 0o700
     assert stat.S_IMODE((home / "secret.key").stat().st_mode) == 0o600
+
+
+def test_not_found_names_the_object_in_the_reader_language(
+        factory: Factory, api_as: object) -> None:
+    """The object's name inside "not found" is translated too (no English word in French)."""
+    client = api_as(factory.user(Role.AGENCY_OFFICER))  # type: ignore[operator]
+    french = client.get("/api/v1/registry/systems/424242", headers={"Accept-Language": "fr"})
+    english = client.get("/api/v1/registry/systems/424242", headers={"Accept-Language": "en"})
+    assert french.status_code == english.status_code == 404
+    assert "système d'information" in french.json()["detail"]
+    assert "information system" not in french.json()["detail"]
+    assert english.json()["detail"] == \
+        "This information system does not exist or is not visible to you."

@@ -18,6 +18,7 @@ from lakana.core.auth.models import User
 from lakana.core.auth.rbac import Actor, ensure_in_scope, restrict
 from lakana.core.db import utcnow
 from lakana.core.errors import Conflict, Forbidden, Invalid, NotFound
+from lakana.core.i18n import Msg
 from lakana.registry.models import Contact, Endpoint, InformationSystem, Institution
 from lakana.registry.permissions import RegistryPermission as P
 from lakana.registry.schemas import (
@@ -118,10 +119,10 @@ def get_institution(*, session: Session, actor: Actor, institution_id: int,
                     permission: str = P.INSTITUTION_READ) -> Institution:
     """One institution the actor may see (404 when absent or out of scope)."""
     inst = session.get(Institution, institution_id)
-    ensure_in_scope(actor, inst.id if inst else -1, permission, what="institution")
+    ensure_in_scope(actor, inst.id if inst else -1, permission, what=Msg("institution"))
     if inst is None:
         raise NotFound("This %(what)s does not exist or is not visible to you.",
-                       what="institution")
+                       what=Msg("institution"))
     return inst
 
 
@@ -315,10 +316,10 @@ def get_system(*, session: Session, actor: Actor, system_id: int,
     """One information system the actor may see (404 when absent or out of scope)."""
     system = session.get(InformationSystem, system_id)
     ensure_in_scope(actor, system.institution_id if system else -1, permission,
-                    what="information system")
+                    what=Msg("information system"))
     if system is None:
         raise NotFound("This %(what)s does not exist or is not visible to you.",
-                       what="information system")
+                       what=Msg("information system"))
     return system
 
 

@@ -18,7 +18,7 @@ from sqlalchemy import Select
 from sqlalchemy.orm import InstrumentedAttribute
 
 from lakana.core.errors import Forbidden, NotFound
-from lakana.core.i18n import N_
+from lakana.core.i18n import N_, Msg
 
 
 class Role(StrEnum):
@@ -158,11 +158,12 @@ def in_scope(actor: Actor, institution_id: int | None) -> bool:
 
 
 def ensure_in_scope(actor: Actor, institution_id: int | None, permission: str,
-                    *, what: str = "object") -> None:
+                    *, what: str = Msg("object")) -> None:
     """Raise :class:`NotFound` if the object is out of scope, :class:`Forbidden` if unpermitted.
 
     Scope is checked first so that an outsider cannot learn that the object exists.
     """
     if not in_scope(actor, institution_id):
-        raise NotFound("This %(what)s does not exist or is not visible to you.", what=what)
+        raise NotFound("This %(what)s does not exist or is not visible to you.",
+                       what=what if isinstance(what, Msg) else Msg(what))
     actor.require(permission)

@@ -40,6 +40,7 @@ from lakana.core.errors import (
     TooManyRequests,
     Unauthenticated,
 )
+from lakana.core.i18n import Msg
 
 TOKEN_PREFIX = "lkn"
 RECOVERY_CODE_COUNT = 10
@@ -123,7 +124,7 @@ def get_user(*, session: Session, actor: Actor, user_id: int) -> User:
     user = session.get(User, user_id)
     if user is None or not (actor.user_id == user_id or actor.is_national
                             or user.institution_id == actor.institution_id):
-        raise NotFound("This %(what)s does not exist or is not visible to you.", what="user")
+        raise NotFound("This %(what)s does not exist or is not visible to you.", what=Msg("user"))
     if actor.user_id != user_id:
         actor.require(CorePermission.USER_READ)
     return user
@@ -629,7 +630,7 @@ def revoke_token(*, session: Session, actor: Actor, token_id: int) -> ApiToken:
     token = session.get(ApiToken, token_id)
     if token is None or (token.user_id != actor.user_id
                          and not actor.can(CorePermission.USER_WRITE)):
-        raise NotFound("This %(what)s does not exist or is not visible to you.", what="token")
+        raise NotFound("This %(what)s does not exist or is not visible to you.", what=Msg("token"))
     # a narrowly scoped token (a script's) may not revoke the account's other tokens
     actor.require(CorePermission.TOKEN_MANAGE if token.user_id == actor.user_id
                   else CorePermission.USER_WRITE)

@@ -30,6 +30,7 @@ from lakana.core.config import Settings
 from lakana.core.db import utcnow
 from lakana.core.errors import Invalid, NotFound, TooLarge
 from lakana.core.files.models import StoredFile
+from lakana.core.i18n import Msg
 
 ALLOWED_MEDIA_TYPES: frozenset[str] = frozenset({
     "application/pdf", "image/png", "image/jpeg", "application/zip", "text/csv",
@@ -199,7 +200,7 @@ def get_file(*, session: Session, file_id: int) -> StoredFile:
     """A file row by id (callers check access to the object that refers to it)."""
     row = session.get(StoredFile, file_id)
     if row is None:
-        raise NotFound("This %(what)s does not exist or is not visible to you.", what="file")
+        raise NotFound("This %(what)s does not exist or is not visible to you.", what=Msg("file"))
     return row
 
 
@@ -207,7 +208,7 @@ def open_file(*, settings: Settings, sha256: str) -> BinaryIO:
     """Open a stored blob for reading (binary)."""
     path = blob_path(settings.files_dir, sha256)
     if not path.is_file():
-        raise NotFound("This %(what)s does not exist or is not visible to you.", what="file")
+        raise NotFound("This %(what)s does not exist or is not visible to you.", what=Msg("file"))
     return path.open("rb")
 
 

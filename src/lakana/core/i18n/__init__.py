@@ -107,11 +107,22 @@ def set_language(language: str) -> None:
     _current.set(normalize_language(language))
 
 
+class Msg(str):
+    """A parameter that is itself a message id (``what=Msg("institution")``), translated
+    along with the message it fills."""
+
+    __slots__ = ()
+
+
+def _translate_params(params: dict[str, Any]) -> dict[str, Any]:
+    return {k: gettext(v) if isinstance(v, Msg) else v for k, v in params.items()}
+
+
 def gettext(message: str, **params: Any) -> str:
     """Translate ``message`` into the current language and fill ``%(name)s`` parameters."""
     found = _load().get(current_language(), {}).get(message)
     text = found[0] if isinstance(found, tuple) else (found or message)
-    return text % params if params else text
+    return text % _translate_params(params) if params else text
 
 
 def ngettext(singular: str, plural: str, n: int, **params: Any) -> str:

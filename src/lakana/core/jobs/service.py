@@ -30,6 +30,7 @@ from lakana.core.auth.rbac import Actor, CorePermission
 from lakana.core.config import Settings
 from lakana.core.db import transaction, utcnow
 from lakana.core.errors import Conflict, NotFound
+from lakana.core.i18n import Msg
 from lakana.core.jobs.models import Job, JobStatus
 
 log = logging.getLogger("lakana.jobs")
@@ -377,7 +378,7 @@ def retry_job(*, session: Session, actor: Actor, job_id: int) -> Job:
     actor.require(CorePermission.JOB_READ)
     job = session.get(Job, job_id)
     if job is None:
-        raise NotFound("This %(what)s does not exist or is not visible to you.", what="job")
+        raise NotFound("This %(what)s does not exist or is not visible to you.", what=Msg("job"))
     if job.status != JobStatus.DEAD.value:
         raise Conflict("Only a dead job can be retried.")
     job.status, job.attempts, job.run_after = JobStatus.QUEUED.value, 0, utcnow()

@@ -21,6 +21,7 @@ from lakana.core.auth.models import User
 from lakana.core.auth.rbac import Actor, CorePermission
 from lakana.core.db import as_utc, utcnow
 from lakana.core.errors import Invalid, NotFound
+from lakana.core.i18n import Msg
 from lakana.core.notifications.mail import queue_email
 from lakana.core.notifications.models import Notification
 
@@ -105,7 +106,7 @@ def _own(stmt: Any, actor: Actor) -> Any:
     actor.require(CorePermission.NOTIFICATION_READ)
     if actor.user_id is None:
         raise NotFound("This %(what)s does not exist or is not visible to you.",
-                       what="notification")
+                       what=Msg("notification"))
     return stmt.where(Notification.user_id == actor.user_id)
 
 
@@ -133,7 +134,7 @@ def get_notification(*, session: Session, actor: Actor, notification_id: int) ->
         Notification.id == notification_id)).scalar_one_or_none()
     if item is None:
         raise NotFound("This %(what)s does not exist or is not visible to you.",
-                       what="notification")
+                       what=Msg("notification"))
     return item
 
 
