@@ -68,3 +68,32 @@ def test_not_found_names_the_object_in_the_reader_language(
     assert "information system" not in french.json()["detail"]
     assert english.json()["detail"] == \
         "This information system does not exist or is not visible to you."
+
+
+def test_busy_database_answers_503_and_saves_nothing(settings: Settings, engine: object,
+                                                     factory: Factory) -> None:
+    """While another writer holds SQLite's write lock, a write gets 503 + Retry-After."""
+    import sqlite3
+
+    if not settings.effective_database_url.startswith("sqlite"):
+        pytest.skip("SQLite's single-writer lock")
+    app = create_app(settings.model_copy(update={"sqlite_busy_timeout_ms": 100}))
+    officer = factory.user(Role.AGENCY_OFFICER)
+    secret = factory.token(officer)
+    client = TestClient(app, headers={"Authorization": f"Bearer {secret}",
+                                      "Accept-Language": "en"})
+    body = {"name": "Agence occupée", "acronym": "BUSY", "kind": "agency",
+            "region": "bamako", "sector": "government", "criticality_tier": 2}
+    path = settings.effective_database_url.removeprefix("sqlite:///")
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        response = client.post("/api/v1/registry/institutions", json=body)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert response.status_code == 503, response.text
+    assert response.headers["retry-after"] == "1"
+    assert "retry" in response.json()["detail"]
+    assert client.get("/api/v1/registry/institutions?q=BUSY").json()["total"] == 0
+    assert client.post("/api/v1/registry/institutions", json=body).status_code == 201

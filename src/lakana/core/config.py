@@ -21,6 +21,7 @@ class Settings(BaseSettings):
     secret_key: str | None = Field(default=None, description="Session/CSRF key.")
     ledger_key_path: Path | None = Field(default=None, description="Ed25519 private key (PEM).")
     ledger_checkpoint_every: int = Field(default=1000, ge=1)
+    sqlite_busy_timeout_ms: int = Field(default=10000, ge=0, le=600000)
     default_language: str = "fr"
     session_idle_minutes: int = Field(default=60, ge=1)
     session_max_hours: int = Field(default=12, ge=1)

@@ -13,7 +13,7 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Scope
 
@@ -244,6 +244,29 @@ async def handle_integrity(request: Request, exc: Exception) -> Response:
                      "changed or deleted meanwhile): reload and try again."), "conflict")
 
 
+#: PostgreSQL: serialization failure, deadlock, lock timeout; SQLite: "database is locked".
+_BUSY_PGCODES = frozenset({"40001", "40P01", "55P03"})
+
+
+async def handle_operational(request: Request, exc: Exception) -> Response:
+    """The database is momentarily busy (a lock held by another writer): 503, retry soon.
+
+    Anything else the driver calls operational (a lost connection) stays a logged 500.
+    """
+    assert isinstance(exc, OperationalError)
+    original = exc.orig
+    busy = "database is locked" in str(original) or \
+        getattr(original, "sqlstate", None) in _BUSY_PGCODES
+    if not busy:
+        return await handle_unexpected(request, exc)
+    log.warning("database busy on %s %s", request.method, request.url.path)
+    response = _fixed(request, 503, N_("Database busy"),
+                      N_("The database is busy with other changes: nothing was saved, please "
+                         "retry in a moment."), "busy")
+    response.headers["Retry-After"] = "1"
+    return response
+
+
 async def handle_unexpected(request: Request, exc: Exception) -> Response:
     """Anything else: logged, answered without details."""
     log.exception("unexpected error on %s %s", request.method, request.url.path)
@@ -269,4 +292,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(OverflowError, handle_database_value)
     app.add_exception_handler(DataError, handle_database_value)
     app.add_exception_handler(IntegrityError, handle_integrity)
+    app.add_exception_handler(OperationalError, handle_operational)
     app.add_exception_handler(Exception, handle_unexpected)
