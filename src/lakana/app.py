@@ -24,9 +24,10 @@ from lakana.core.web.templating import STATIC_DIR, build_environment
 
 def domains() -> list[DomainPlugin]:
     """The domains of this build, in menu order (explicit, no module scanning)."""
+    from lakana.compliance.plugin import PLUGIN as compliance
     from lakana.registry.plugin import PLUGIN as registry
 
-    return [registry]
+    return [registry, compliance]
 
 
 def core_plugins() -> list[DomainPlugin]:

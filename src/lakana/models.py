@@ -1,5 +1,6 @@
 """Every table of the application, imported in one place for Alembic and tests."""
 
+from lakana.compliance import models as compliance_models  # noqa: F401
 from lakana.core.audit import models as audit_models  # noqa: F401
 from lakana.core.auth import models as auth_models  # noqa: F401
 from lakana.core.db import Base

@@ -141,6 +141,35 @@ def _make_notification(world_factory: Factory, institution_id: int) -> int:
         return created[0].id
 
 
+def _make_catalog_version(world_factory: Factory, institution_id: int) -> int:
+    from tests.compliance.conftest import catalog_doc, load
+
+    return load(world_factory.session_factory, catalog_doc())
+
+
+def _make_requirement(world_factory: Factory, institution_id: int) -> int:
+    from lakana.compliance import service as compliance_service
+    from lakana.core.auth.rbac import system_actor
+
+    version_id = _make_catalog_version(world_factory, institution_id)
+    with world_factory.session_factory() as session:
+        return compliance_service.all_requirements(
+            session=session, actor=system_actor("tests"), catalog_version_id=version_id)[0].id
+
+
+def _make_profile(world_factory: Factory, institution_id: int) -> int:
+    from tests.compliance.conftest import profile_doc
+
+    _make_catalog_version(world_factory, institution_id)
+    from tests.compliance.conftest import load
+
+    return load(world_factory.session_factory, profile_doc())
+
+
+#: Parameters of national objects (the security baseline belongs to no institution): everyone
+#: may read them, so another institution's person gets 200 on GET and 403 on writes.
+NATIONAL_PARAMS = {"catalog_version_id", "requirement_id", "profile_id"}
+
 #: How to make, for a path parameter, an object that belongs to institution B (or to a
 #: person of B, for objects owned by a person).
 OBJECT_MAKERS: dict[str, Callable[[Factory, int], Any]] = {
@@ -149,6 +178,9 @@ OBJECT_MAKERS: dict[str, Callable[[Factory, int], Any]] = {
     "user_id": lambda f, b: f.user(Role.FOCAL_POINT, institution_id=b).id,
     "token_id": _make_token,
     "notification_id": _make_notification,
+    "catalog_version_id": _make_catalog_version,
+    "requirement_id": _make_requirement,
+    "profile_id": _make_profile,
 }
 
 
@@ -233,8 +265,12 @@ def test_other_institution_gets_404(case: RouteCase, world: World,
     csrf = None if case.is_api else csrf_from(client.get("/account").text)
     # When they address an object of institution B
     response = _call(client, case, _fill(case, world.objects_b), csrf)
-    # Then the answer is 404 (422 only for a body that fails validation before any lookup)
-    allowed = {404} if case.method in ("GET", "DELETE") else {404, 422}
+    # Then the answer is 404 (422 only for a body that fails validation before any lookup);
+    # national objects are readable by everyone, and writable only by the agency
+    if set(case.params) <= NATIONAL_PARAMS:
+        allowed = {200} if case.method == "GET" else {403}
+    else:
+        allowed = {404} if case.method in ("GET", "DELETE") else {404, 422}
     assert response.status_code in allowed, (str(case), response.status_code,
                                              response.text[:300])
 

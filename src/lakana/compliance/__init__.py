@@ -1,0 +1,1 @@
+"""National security baseline: OSCAL catalogs, profiles, and (later) assessments."""
