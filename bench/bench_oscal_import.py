@@ -93,7 +93,7 @@ def main() -> None:
             metadata.create_all(engine)
             factory = make_session_factory(engine)
 
-            def full_import() -> None:
+            def full_import(factory: Any = factory) -> None:
                 with factory.begin() as session:
                     compliance.import_catalog(session=session, actor=system_actor("bench"),
                                               content=content)
