@@ -31,6 +31,7 @@ test-e2e: setup
 test: lint test-sqlite test-postgres test-e2e   ## the whole suite: lint, SQLite, PostgreSQL, browser
 
 bench: setup                    ## benchmarks: each prints a table against its baseline
+	@command -v wrk >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } || true
 	@for b in bench/bench_*.py; do echo "== $$b"; $(UV) run python $$b || exit 1; done
 
 clean:
