@@ -19,6 +19,7 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from lakana.core.auth.rbac import Role
+from tests.compliance.campaigns import makers as campaign_makers
 from tests.conftest import Factory, csrf_from
 
 #: Routes anyone may call (the log-in flow itself, the language switch, API docs).
@@ -166,9 +167,33 @@ def _make_profile(world_factory: Factory, institution_id: int) -> int:
     return load(world_factory.session_factory, profile_doc())
 
 
+def _make_risk(world_factory: Factory, institution_id: int) -> int:
+    from lakana.compliance.risks import service as risks_service
+    from lakana.compliance.risks.schemas import RiskCreate
+    from lakana.core.auth.rbac import system_actor
+
+    with world_factory.session_factory.begin() as session:
+        return risks_service.create_risk(session=session, actor=system_actor("tests"),
+                                         data=RiskCreate(
+            institution_id=institution_id, title="Risque B", asset="Serveur",
+            threat="Rançongiciel", likelihood=4, impact=5)).id
+
+
+def _make_priority(world_factory: Factory, institution_id: int) -> int:
+    from lakana.compliance.risks import service as risks_service
+    from lakana.compliance.risks.schemas import PriorityCreate
+    from lakana.core.auth.rbac import system_actor
+
+    risk_id = _make_risk(world_factory, institution_id)
+    with world_factory.session_factory.begin() as session:
+        return risks_service.create_priority(session=session, actor=system_actor("tests"),
+                                             data=PriorityCreate(title="Priorité B",
+                                                                 risk_ids=[risk_id])).id
+
+
 #: Parameters of national objects (the security baseline belongs to no institution): everyone
 #: may read them, so another institution's person gets 200 on GET and 403 on writes.
-NATIONAL_PARAMS = {"catalog_version_id", "requirement_id", "profile_id"}
+NATIONAL_PARAMS = {"catalog_version_id", "requirement_id", "profile_id", "priority_id"}
 
 #: How to make, for a path parameter, an object that belongs to institution B (or to a
 #: person of B, for objects owned by a person).
@@ -181,12 +206,19 @@ OBJECT_MAKERS: dict[str, Callable[[Factory, int], Any]] = {
     "catalog_version_id": _make_catalog_version,
     "requirement_id": _make_requirement,
     "profile_id": _make_profile,
+    "campaign_id": campaign_makers.make_campaign,
+    "assessment_id": campaign_makers.make_assessment,
+    "answer_id": campaign_makers.make_answer,
+    "evidence_id": lambda f, b: campaign_makers.make_evidence(f, b, f.settings),
+    "risk_id": _make_risk,
+    "priority_id": _make_priority,
 }
 
 
 @pytest.fixture
-def world(factory: Factory) -> World:
+def world(factory: Factory, settings: Any) -> World:
     """Institutions A and B; objects of B for every known path parameter."""
+    factory.settings = settings  # type: ignore[attr-defined]  # evidence files need the home
     a = factory.institution("AAA")
     b = factory.institution("BBB")
     objects = {name: make(factory, b) for name, make in OBJECT_MAKERS.items()}

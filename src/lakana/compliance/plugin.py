@@ -5,22 +5,45 @@ from __future__ import annotations
 from pathlib import Path
 
 from lakana.compliance import api, cli, demo, pages, permissions
+from lakana.compliance.campaigns import api as campaigns_api
+from lakana.compliance.campaigns import demo as campaigns_demo
+from lakana.compliance.campaigns import pages as campaigns_pages
+from lakana.compliance.campaigns import permissions as campaigns_permissions
+from lakana.compliance.campaigns.permissions import CampaignPermission
 from lakana.compliance.permissions import CompliancePermission
+from lakana.compliance.risks import api as risks_api
+from lakana.compliance.risks import demo as risks_demo
+from lakana.compliance.risks import pages as risks_pages
+from lakana.compliance.risks import permissions as risks_permissions
+from lakana.compliance.risks.permissions import RiskPermission
 from lakana.core.plugins import DemoStep, DomainPlugin, MenuEntry
 
 _HERE = Path(__file__).parent
 
+
+def _register_permissions() -> None:
+    """Grant the permissions of the catalogs, the campaigns and the risk register."""
+    permissions.register()
+    campaigns_permissions.register()
+    risks_permissions.register()
+
+
 PLUGIN = DomainPlugin(
     name="compliance",
-    register_permissions=permissions.register,
-    api_routers=(api.router,),
-    pages_routers=(pages.router,),
+    register_permissions=_register_permissions,
+    api_routers=(api.router, campaigns_api.router, risks_api.router),
+    pages_routers=(pages.router, campaigns_pages.router, risks_pages.router),
     templates_dir=_HERE / "templates",
     catalog_dir=_HERE / "locale",
     menu=(
         MenuEntry("Security baseline", "/compliance/catalogs", CompliancePermission.CATALOG_READ,
                   order=20),
+        MenuEntry("Assessment campaigns", "/compliance/campaigns",
+                  CampaignPermission.CAMPAIGN_READ, order=21),
+        MenuEntry("Risk register", "/compliance/risks", RiskPermission.RISK_READ, order=22),
     ),
     cli=cli.app,
-    demo=(DemoStep("compliance", demo.load_demo, order=20),),
+    demo=(DemoStep("compliance", demo.load_demo, order=20),
+          DemoStep("compliance-campaigns", campaigns_demo.load_demo, order=30),
+          DemoStep("compliance-risks", risks_demo.load_demo, order=35)),
 )

@@ -1,8 +1,8 @@
-"""foundation and compliance catalogs
+"""foundation and compliance
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 17:24:27.609890
+Create Date: 2026-11-22 17:42:39.490600
 """
 
 from collections.abc import Sequence
@@ -27,6 +27,16 @@ def upgrade() -> None:
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_compliance_catalog')),
     sa.UniqueConstraint('catalog_id', name=op.f('uq_compliance_catalog_catalog_id'))
+    )
+    op.create_table('compliance_priority',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('title', sa.String(length=200), nullable=False),
+    sa.Column('description', sa.Text(), nullable=False),
+    sa.Column('created_by', sa.String(length=200), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_compliance_priority'))
     )
     op.create_table('core_audit_entry',
     sa.Column('seq', sa.BigInteger(), autoincrement=False, nullable=False),
@@ -250,6 +260,45 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_compliance_profile_base_version_id'), ['base_version_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_compliance_profile_profile_id'), ['profile_id'], unique=False)
 
+    op.create_table('compliance_risk',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('institution_id', sa.Integer(), nullable=False),
+    sa.Column('system_id', sa.Integer(), nullable=True),
+    sa.Column('title', sa.String(length=200), nullable=False),
+    sa.Column('asset', sa.Text(), nullable=False),
+    sa.Column('threat', sa.Text(), nullable=False),
+    sa.Column('vulnerability', sa.Text(), nullable=True),
+    sa.Column('likelihood', sa.Integer(), nullable=False),
+    sa.Column('impact', sa.Integer(), nullable=False),
+    sa.Column('inherent_score', sa.Integer(), nullable=False),
+    sa.Column('treatment', sa.String(length=20), nullable=False),
+    sa.Column('treatment_plan', sa.Text(), nullable=False),
+    sa.Column('acceptance_justification', sa.Text(), nullable=True),
+    sa.Column('owner', sa.String(length=200), nullable=False),
+    sa.Column('due_date', sa.Date(), nullable=True),
+    sa.Column('residual_likelihood', sa.Integer(), nullable=False),
+    sa.Column('residual_impact', sa.Integer(), nullable=False),
+    sa.Column('residual_score', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('control_id', sa.String(length=80), nullable=True),
+    sa.Column('created_by', sa.String(length=200), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['institution_id'], ['registry_institution.id'], name=op.f('fk_compliance_risk_institution_id_registry_institution'), ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['system_id'], ['registry_system.id'], name=op.f('fk_compliance_risk_system_id_registry_system'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_compliance_risk'))
+    )
+    with op.batch_alter_table('compliance_risk', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_compliance_risk_due_date'), ['due_date'], unique=False)
+        batch_op.create_index(batch_op.f('ix_compliance_risk_inherent_score'), ['inherent_score'], unique=False)
+        batch_op.create_index(batch_op.f('ix_compliance_risk_institution_id'), ['institution_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_compliance_risk_residual_score'), ['residual_score'], unique=False)
+        batch_op.create_index(batch_op.f('ix_compliance_risk_status'), ['status'], unique=False)
+        batch_op.create_index(batch_op.f('ix_compliance_risk_system_id'), ['system_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_compliance_risk_treatment'), ['treatment'], unique=False)
+        batch_op.create_index(batch_op.f('ix_compliance_risk_updated_at'), ['updated_at'], unique=False)
+
     op.create_table('core_api_token',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
@@ -342,6 +391,36 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_registry_endpoint_system_id'), ['system_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_registry_endpoint_value'), ['value'], unique=False)
 
+    op.create_table('compliance_campaign',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('year', sa.Integer(), nullable=False),
+    sa.Column('profile_id', sa.Integer(), nullable=False),
+    sa.Column('deadline', sa.Date(), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('created_by', sa.String(length=254), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('launched_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('closed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['profile_id'], ['compliance_profile.id'], name=op.f('fk_compliance_campaign_profile_id_compliance_profile'), ondelete='RESTRICT'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_compliance_campaign'))
+    )
+    with op.batch_alter_table('compliance_campaign', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_compliance_campaign_profile_id'), ['profile_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_compliance_campaign_status'), ['status'], unique=False)
+        batch_op.create_index(batch_op.f('ix_compliance_campaign_year'), ['year'], unique=False)
+
+    op.create_table('compliance_priority_risk',
+    sa.Column('priority_id', sa.Integer(), nullable=False),
+    sa.Column('risk_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['priority_id'], ['compliance_priority.id'], name=op.f('fk_compliance_priority_risk_priority_id_compliance_priority'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['risk_id'], ['compliance_risk.id'], name=op.f('fk_compliance_priority_risk_risk_id_compliance_risk'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('priority_id', 'risk_id', name=op.f('pk_compliance_priority_risk'))
+    )
+    with op.batch_alter_table('compliance_priority_risk', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_compliance_priority_risk_risk_id'), ['risk_id'], unique=False)
+
     op.create_table('compliance_requirement',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('catalog_version_id', sa.Integer(), nullable=False),
@@ -373,6 +452,59 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_compliance_requirement_domain_id'), ['domain_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_compliance_requirement_kind'), ['kind'], unique=False)
 
+    op.create_table('compliance_assessment',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('campaign_id', sa.Integer(), nullable=False),
+    sa.Column('institution_id', sa.Integer(), nullable=False),
+    sa.Column('system_id', sa.Integer(), nullable=True),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('submitted_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('submitted_by', sa.String(length=254), nullable=True),
+    sa.Column('reviewed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('reviewed_by', sa.String(length=254), nullable=True),
+    sa.Column('approved_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('approved_by', sa.String(length=254), nullable=True),
+    sa.Column('reopen_reason', sa.Text(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['campaign_id'], ['compliance_campaign.id'], name=op.f('fk_compliance_assessment_campaign_id_compliance_campaign'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['institution_id'], ['registry_institution.id'], name=op.f('fk_compliance_assessment_institution_id_registry_institution'), ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['system_id'], ['registry_system.id'], name=op.f('fk_compliance_assessment_system_id_registry_system'), ondelete='RESTRICT'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_compliance_assessment'))
+    )
+    with op.batch_alter_table('compliance_assessment', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_compliance_assessment_campaign_id'), ['campaign_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_compliance_assessment_institution_id'), ['institution_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_compliance_assessment_status'), ['status'], unique=False)
+        batch_op.create_index(batch_op.f('ix_compliance_assessment_system_id'), ['system_id'], unique=False)
+
+    op.create_table('compliance_campaign_requirement',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('campaign_id', sa.Integer(), nullable=False),
+    sa.Column('requirement_id', sa.Integer(), nullable=False),
+    sa.Column('position', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['campaign_id'], ['compliance_campaign.id'], name=op.f('fk_compliance_campaign_requirement_campaign_id_compliance_campaign'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['requirement_id'], ['compliance_requirement.id'], name=op.f('fk_compliance_campaign_requirement_requirement_id_compliance_requirement'), ondelete='RESTRICT'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_compliance_campaign_requirement')),
+    sa.UniqueConstraint('campaign_id', 'requirement_id', name=op.f('uq_compliance_campaign_requirement_campaign_id'))
+    )
+    with op.batch_alter_table('compliance_campaign_requirement', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_compliance_campaign_requirement_campaign_id'), ['campaign_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_compliance_campaign_requirement_requirement_id'), ['requirement_id'], unique=False)
+
+    op.create_table('compliance_campaign_target',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('campaign_id', sa.Integer(), nullable=False),
+    sa.Column('institution_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['campaign_id'], ['compliance_campaign.id'], name=op.f('fk_compliance_campaign_target_campaign_id_compliance_campaign'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['institution_id'], ['registry_institution.id'], name=op.f('fk_compliance_campaign_target_institution_id_registry_institution'), ondelete='RESTRICT'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_compliance_campaign_target')),
+    sa.UniqueConstraint('campaign_id', 'institution_id', name=op.f('uq_compliance_campaign_target_campaign_id'))
+    )
+    with op.batch_alter_table('compliance_campaign_target', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_compliance_campaign_target_campaign_id'), ['campaign_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_compliance_campaign_target_institution_id'), ['institution_id'], unique=False)
+
     op.create_table('compliance_profile_requirement',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('profile_pk', sa.Integer(), nullable=False),
@@ -387,17 +519,92 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_compliance_profile_requirement_profile_pk'), ['profile_pk'], unique=False)
         batch_op.create_index(batch_op.f('ix_compliance_profile_requirement_requirement_id'), ['requirement_id'], unique=False)
 
+    op.create_table('compliance_answer',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('assessment_id', sa.Integer(), nullable=False),
+    sa.Column('requirement_id', sa.Integer(), nullable=False),
+    sa.Column('position', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=True),
+    sa.Column('maturity', sa.Integer(), nullable=True),
+    sa.Column('comment', sa.Text(), nullable=False),
+    sa.Column('justification', sa.Text(), nullable=False),
+    sa.Column('carried_over', sa.Boolean(), nullable=False),
+    sa.Column('answered_by', sa.String(length=254), nullable=True),
+    sa.Column('answered_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('override_status', sa.String(length=20), nullable=True),
+    sa.Column('override_maturity', sa.Integer(), nullable=True),
+    sa.Column('override_reason', sa.Text(), nullable=True),
+    sa.Column('overridden_by', sa.String(length=254), nullable=True),
+    sa.Column('overridden_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['assessment_id'], ['compliance_assessment.id'], name=op.f('fk_compliance_answer_assessment_id_compliance_assessment'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['requirement_id'], ['compliance_requirement.id'], name=op.f('fk_compliance_answer_requirement_id_compliance_requirement'), ondelete='RESTRICT'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_compliance_answer')),
+    sa.UniqueConstraint('assessment_id', 'requirement_id', name=op.f('uq_compliance_answer_assessment_id'))
+    )
+    with op.batch_alter_table('compliance_answer', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_compliance_answer_assessment_id'), ['assessment_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_compliance_answer_requirement_id'), ['requirement_id'], unique=False)
+
+    op.create_table('compliance_answer_evidence',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('answer_id', sa.Integer(), nullable=False),
+    sa.Column('file_id', sa.Integer(), nullable=False),
+    sa.Column('sha256', sa.String(length=64), nullable=False),
+    sa.Column('name', sa.String(length=255), nullable=False),
+    sa.Column('media_type', sa.String(length=100), nullable=False),
+    sa.Column('size', sa.Integer(), nullable=False),
+    sa.Column('added_by', sa.String(length=254), nullable=False),
+    sa.Column('added_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['answer_id'], ['compliance_answer.id'], name=op.f('fk_compliance_answer_evidence_answer_id_compliance_answer'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['file_id'], ['core_file.id'], name=op.f('fk_compliance_answer_evidence_file_id_core_file'), ondelete='RESTRICT'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_compliance_answer_evidence')),
+    sa.UniqueConstraint('answer_id', 'sha256', name=op.f('uq_compliance_answer_evidence_answer_id'))
+    )
+    with op.batch_alter_table('compliance_answer_evidence', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_compliance_answer_evidence_answer_id'), ['answer_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_compliance_answer_evidence_file_id'), ['file_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_compliance_answer_evidence_sha256'), ['sha256'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     """Revert this revision."""
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('compliance_answer_evidence', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_compliance_answer_evidence_sha256'))
+        batch_op.drop_index(batch_op.f('ix_compliance_answer_evidence_file_id'))
+        batch_op.drop_index(batch_op.f('ix_compliance_answer_evidence_answer_id'))
+
+    op.drop_table('compliance_answer_evidence')
+    with op.batch_alter_table('compliance_answer', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_compliance_answer_requirement_id'))
+        batch_op.drop_index(batch_op.f('ix_compliance_answer_assessment_id'))
+
+    op.drop_table('compliance_answer')
     with op.batch_alter_table('compliance_profile_requirement', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_compliance_profile_requirement_requirement_id'))
         batch_op.drop_index(batch_op.f('ix_compliance_profile_requirement_profile_pk'))
 
     op.drop_table('compliance_profile_requirement')
+    with op.batch_alter_table('compliance_campaign_target', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_compliance_campaign_target_institution_id'))
+        batch_op.drop_index(batch_op.f('ix_compliance_campaign_target_campaign_id'))
+
+    op.drop_table('compliance_campaign_target')
+    with op.batch_alter_table('compliance_campaign_requirement', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_compliance_campaign_requirement_requirement_id'))
+        batch_op.drop_index(batch_op.f('ix_compliance_campaign_requirement_campaign_id'))
+
+    op.drop_table('compliance_campaign_requirement')
+    with op.batch_alter_table('compliance_assessment', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_compliance_assessment_system_id'))
+        batch_op.drop_index(batch_op.f('ix_compliance_assessment_status'))
+        batch_op.drop_index(batch_op.f('ix_compliance_assessment_institution_id'))
+        batch_op.drop_index(batch_op.f('ix_compliance_assessment_campaign_id'))
+
+    op.drop_table('compliance_assessment')
     with op.batch_alter_table('compliance_requirement', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_compliance_requirement_kind'))
         batch_op.drop_index(batch_op.f('ix_compliance_requirement_domain_id'))
@@ -405,6 +612,16 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_compliance_requirement_catalog_version_id'))
 
     op.drop_table('compliance_requirement')
+    with op.batch_alter_table('compliance_priority_risk', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_compliance_priority_risk_risk_id'))
+
+    op.drop_table('compliance_priority_risk')
+    with op.batch_alter_table('compliance_campaign', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_compliance_campaign_year'))
+        batch_op.drop_index(batch_op.f('ix_compliance_campaign_status'))
+        batch_op.drop_index(batch_op.f('ix_compliance_campaign_profile_id'))
+
+    op.drop_table('compliance_campaign')
     with op.batch_alter_table('registry_endpoint', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_registry_endpoint_value'))
         batch_op.drop_index(batch_op.f('ix_registry_endpoint_system_id'))
@@ -430,6 +647,17 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_core_api_token_user_id'))
 
     op.drop_table('core_api_token')
+    with op.batch_alter_table('compliance_risk', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_compliance_risk_updated_at'))
+        batch_op.drop_index(batch_op.f('ix_compliance_risk_treatment'))
+        batch_op.drop_index(batch_op.f('ix_compliance_risk_system_id'))
+        batch_op.drop_index(batch_op.f('ix_compliance_risk_status'))
+        batch_op.drop_index(batch_op.f('ix_compliance_risk_residual_score'))
+        batch_op.drop_index(batch_op.f('ix_compliance_risk_institution_id'))
+        batch_op.drop_index(batch_op.f('ix_compliance_risk_inherent_score'))
+        batch_op.drop_index(batch_op.f('ix_compliance_risk_due_date'))
+
+    op.drop_table('compliance_risk')
     with op.batch_alter_table('compliance_profile', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_compliance_profile_profile_id'))
         batch_op.drop_index(batch_op.f('ix_compliance_profile_base_version_id'))
@@ -488,5 +716,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_core_audit_entry_institution_id'))
 
     op.drop_table('core_audit_entry')
+    op.drop_table('compliance_priority')
     op.drop_table('compliance_catalog')
     # ### end Alembic commands ###

@@ -1,0 +1,1 @@
+"""Assessment campaigns: a profile × a set of institutions, self-assessments, review, score."""

@@ -1,0 +1,1 @@
+"""Risk register per institution, national top risks and the agency's national priorities."""
