@@ -54,7 +54,7 @@ def settings(tmp_path: Path) -> Settings:
     home.mkdir()
     create_key(home / "keys" / "ledger-ed25519.pem")
     return Settings(home=home, database_url=database_url_for(tmp_path),
-                    secret_key=secrets.token_urlsafe(32), _env_file=None)  # type: ignore[call-arg]
+                    secret_key=secrets.token_urlsafe(32), _env_file=None)
 
 
 @pytest.fixture

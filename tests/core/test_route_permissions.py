@@ -20,6 +20,7 @@ from fastapi.testclient import TestClient
 
 from lakana.core.auth.rbac import Role
 from tests.compliance.campaigns import makers as campaign_makers
+from tests.compliance.remediation.makers import make_action
 from tests.conftest import Factory, csrf_from
 
 #: Routes anyone may call (the log-in flow itself, the language switch, API docs).
@@ -211,6 +212,7 @@ OBJECT_MAKERS: dict[str, Callable[[Factory, int], Any]] = {
     "answer_id": campaign_makers.make_answer,
     "evidence_id": lambda f, b: campaign_makers.make_evidence(f, b, f.settings),
     "risk_id": _make_risk,
+    "action_id": make_action,
     "priority_id": _make_priority,
 }
 

@@ -11,12 +11,20 @@ from lakana.compliance.campaigns import pages as campaigns_pages
 from lakana.compliance.campaigns import permissions as campaigns_permissions
 from lakana.compliance.campaigns.permissions import CampaignPermission
 from lakana.compliance.permissions import CompliancePermission
+from lakana.compliance.remediation import api as remediation_api
+from lakana.compliance.remediation import pages as remediation_pages
+from lakana.compliance.remediation import permissions as remediation_permissions
+from lakana.compliance.remediation import service as remediation_service
+from lakana.compliance.remediation import tasks as _remediation_tasks  # noqa: F401  (digest task)
+from lakana.compliance.remediation.permissions import ActionPermission
 from lakana.compliance.risks import api as risks_api
 from lakana.compliance.risks import demo as risks_demo
 from lakana.compliance.risks import pages as risks_pages
 from lakana.compliance.risks import permissions as risks_permissions
 from lakana.compliance.risks.permissions import RiskPermission
-from lakana.core.plugins import DemoStep, DomainPlugin, MenuEntry
+from lakana.compliance.scoring import api as scoring_api
+from lakana.compliance.scoring import pages as scoring_pages
+from lakana.core.plugins import DashboardCard, DemoStep, DomainPlugin, MenuEntry
 
 _HERE = Path(__file__).parent
 
@@ -26,13 +34,16 @@ def _register_permissions() -> None:
     permissions.register()
     campaigns_permissions.register()
     risks_permissions.register()
+    remediation_permissions.register()
 
 
 PLUGIN = DomainPlugin(
     name="compliance",
     register_permissions=_register_permissions,
-    api_routers=(api.router, campaigns_api.router, risks_api.router),
-    pages_routers=(pages.router, campaigns_pages.router, risks_pages.router),
+    api_routers=(api.router, campaigns_api.router, risks_api.router, scoring_api.router,
+                 remediation_api.router),
+    pages_routers=(pages.router, campaigns_pages.router, risks_pages.router,
+                   scoring_pages.router, remediation_pages.router),
     templates_dir=_HERE / "templates",
     catalog_dir=_HERE / "locale",
     menu=(
@@ -41,7 +52,11 @@ PLUGIN = DomainPlugin(
         MenuEntry("Assessment campaigns", "/compliance/campaigns",
                   CampaignPermission.CAMPAIGN_READ, order=21),
         MenuEntry("Risk register", "/compliance/risks", RiskPermission.RISK_READ, order=22),
+        MenuEntry("Remediation actions", "/compliance/actions", ActionPermission.ACTION_READ,
+                  order=23),
     ),
+    dashboard=(DashboardCard("Overdue remediation actions", "/compliance/actions?overdue=true",
+                             ActionPermission.ACTION_READ, remediation_service.count_overdue),),
     cli=cli.app,
     demo=(DemoStep("compliance", demo.load_demo, order=20),
           DemoStep("compliance-campaigns", campaigns_demo.load_demo, order=30),

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 17:42:39.490600
+Create Date: 2026-11-22 18:10:39.635944
 """
 
 from collections.abc import Sequence
@@ -546,6 +546,34 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_compliance_answer_assessment_id'), ['assessment_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_compliance_answer_requirement_id'), ['requirement_id'], unique=False)
 
+    op.create_table('compliance_action',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('institution_id', sa.Integer(), nullable=False),
+    sa.Column('answer_id', sa.Integer(), nullable=True),
+    sa.Column('control_id', sa.String(length=80), nullable=True),
+    sa.Column('title', sa.String(length=300), nullable=False),
+    sa.Column('description', sa.Text(), nullable=False),
+    sa.Column('owner', sa.String(length=200), nullable=False),
+    sa.Column('due_date', sa.Date(), nullable=True),
+    sa.Column('priority', sa.String(length=20), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('created_by', sa.String(length=200), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('closed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['answer_id'], ['compliance_answer.id'], name=op.f('fk_compliance_action_answer_id_compliance_answer'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['institution_id'], ['registry_institution.id'], name=op.f('fk_compliance_action_institution_id_registry_institution'), ondelete='RESTRICT'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_compliance_action')),
+    sa.UniqueConstraint('answer_id', name=op.f('uq_compliance_action_answer_id'))
+    )
+    with op.batch_alter_table('compliance_action', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_compliance_action_due_date'), ['due_date'], unique=False)
+        batch_op.create_index(batch_op.f('ix_compliance_action_institution_id'), ['institution_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_compliance_action_priority'), ['priority'], unique=False)
+        batch_op.create_index(batch_op.f('ix_compliance_action_status'), ['status'], unique=False)
+        batch_op.create_index(batch_op.f('ix_compliance_action_updated_at'), ['updated_at'], unique=False)
+
     op.create_table('compliance_answer_evidence',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('answer_id', sa.Integer(), nullable=False),
@@ -578,6 +606,14 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_compliance_answer_evidence_answer_id'))
 
     op.drop_table('compliance_answer_evidence')
+    with op.batch_alter_table('compliance_action', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_compliance_action_updated_at'))
+        batch_op.drop_index(batch_op.f('ix_compliance_action_status'))
+        batch_op.drop_index(batch_op.f('ix_compliance_action_priority'))
+        batch_op.drop_index(batch_op.f('ix_compliance_action_institution_id'))
+        batch_op.drop_index(batch_op.f('ix_compliance_action_due_date'))
+
+    op.drop_table('compliance_action')
     with op.batch_alter_table('compliance_answer', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_compliance_answer_requirement_id'))
         batch_op.drop_index(batch_op.f('ix_compliance_answer_assessment_id'))

@@ -1,0 +1,286 @@
+"""Scores of a campaign, computed on read (no table of their own).
+
+Rules, in the order they apply:
+
+* **Effective rating**: the auditor's override wins (``override_status`` over ``status``,
+  ``override_maturity`` over ``maturity``), as :class:`~lakana.compliance.campaigns.models.Answer`.
+* **Requirement**: effective maturity / 5 × 100; *not implemented* counts as 0; *not
+  applicable* and unanswered answers are excluded (they count in no figure).
+* **Domain, CSF function, institution**: average of the answers' points weighted by the
+  requirement's weight, pooled over every answer in the actor's scope. A CSF function is the
+  first two letters of each of the requirement's ``csf_refs`` (GV, ID, PR, DE, RS, RC); a
+  requirement mapped to two functions counts in both.
+* **Ministry**: a root institution of the hierarchy (no parent) with all its descendants.
+  Its score is the mean of the scores of those bodies (the ministry included), each weighted
+  by its criticality tier — tier 1 × 3, tier 2 × 2, tier 3 × 1 — so a critical body weighs
+  more than a small one whatever its number of answers.
+* **National**: the same tier-weighted mean over every scored institution.
+
+Every figure carries ``answers``, the number of answers it is computed from; heatmap cells
+carry the assessment to drill down to. The heatmap is one grouped SQL query (institution ×
+domain), limited by :func:`~lakana.core.auth.rbac.restrict` to the actor's institution for
+institution roles; the national and per-domain figures are derived from its cells.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import ColumnElement, case, func, literal, select
+from sqlalchemy.orm import Session
+
+from lakana.compliance.campaigns import service as campaign_service
+from lakana.compliance.campaigns.models import Answer, Assessment
+from lakana.compliance.campaigns.permissions import CampaignPermission as P
+from lakana.compliance.campaigns.schemas import AnswerStatus
+from lakana.compliance.models import Domain, Requirement
+from lakana.core.auth.rbac import Actor, restrict
+from lakana.registry import service as registry_service
+
+#: Weight of an institution in ministry and national scores, by criticality tier.
+TIER_WEIGHTS: dict[int, int] = {1: 3, 2: 2, 3: 1}
+#: The NIST CSF 2.0 functions, in their usual order.
+CSF_FUNCTIONS: tuple[str, ...] = ("GV", "ID", "PR", "DE", "RS", "RC")
+
+
+class Figure(BaseModel):
+    """A score (0–100, None when nothing counts) and the number of answers behind it."""
+
+    score: float | None
+    answers: int
+
+
+class DomainFigure(Figure):
+    """The score of one domain."""
+
+    domain_id: int
+    code: str
+    title: str
+
+
+class CsfFigure(Figure):
+    """The score of one CSF function."""
+
+    function: str
+
+
+class RequirementFigure(Figure):
+    """The score of one requirement."""
+
+    requirement_id: int
+    control_id: str
+
+
+class InstitutionFigure(Figure):
+    """The score of one institution."""
+
+    institution_id: int
+    acronym: str
+    name: str
+    tier: int
+
+
+class Scores(BaseModel):
+    """The campaign's national, per-domain and per-CSF-function scores."""
+
+    campaign_id: int
+    national: Figure
+    domains: list[DomainFigure]
+    csf_functions: list[CsfFigure]
+    requirements: list[RequirementFigure]
+    institutions: list[InstitutionFigure]
+    ministries: list[InstitutionFigure]
+
+
+class Cell(Figure):
+    """One heatmap cell: an institution's score in a domain, and its assessment."""
+
+    domain_id: int
+    assessment_id: int
+
+
+class HeatmapRow(BaseModel):
+    """One heatmap row: an institution, its cells by domain, its overall figure."""
+
+    institution_id: int
+    acronym: str
+    name: str
+    total: Figure
+    cells: list[Cell | None]
+
+
+class Heatmap(BaseModel):
+    """The institutions × domains matrix of a campaign."""
+
+    campaign_id: int
+    national: Figure
+    domains: list[DomainFigure]
+    rows: list[HeatmapRow]
+
+
+def _pct(points: float, maximum: float) -> float | None:
+    return round(100 * points / maximum, 1) if maximum else None
+
+
+def _points() -> ColumnElement[Any]:
+    """The effective points (0–5) of an answer: override first, not implemented = 0."""
+    status = func.coalesce(Answer.override_status, Answer.status)
+    maturity = func.coalesce(Answer.override_maturity, Answer.maturity, 0)
+    return case((status == AnswerStatus.NOT_IMPLEMENTED.value, literal(0)), else_=maturity)
+
+
+def _counted() -> ColumnElement[bool]:
+    """Whether an answer counts: answered and applicable."""
+    status = func.coalesce(Answer.override_status, Answer.status)
+    return status.is_not(None) & (status != AnswerStatus.NOT_APPLICABLE.value)
+
+
+def _scoped(actor: Actor, campaign_id: int, *columns: Any) -> Any:
+    """``select(columns)`` over the campaign's counted answers, in the actor's scope."""
+    stmt = (select(*columns).select_from(Answer)
+            .join(Assessment, Assessment.id == Answer.assessment_id)
+            .join(Requirement, Requirement.id == Answer.requirement_id)
+            .where(Assessment.campaign_id == campaign_id, _counted()))
+    return restrict(stmt, actor=actor, permission=P.ASSESSMENT_READ,
+                    scope=Assessment.institution_id)
+
+
+def _cells(session: Session, actor: Actor, campaign_id: int
+           ) -> list[tuple[int, int, float, float, int, int]]:
+    """(institution, domain, weighted points, weighted maximum, answers, assessment) — one
+    grouped query."""
+    weight = Requirement.weight
+    stmt = _scoped(actor, campaign_id, Assessment.institution_id, Requirement.domain_id,
+                   func.sum(weight * _points()), func.sum(weight * 5), func.count(),
+                   func.min(Assessment.id)
+                   ).group_by(Assessment.institution_id, Requirement.domain_id)
+    return [(r[0], r[1], float(r[2] or 0), float(r[3] or 0), int(r[4]), int(r[5]))
+            for r in session.execute(stmt)]
+
+
+def _domains(session: Session, domain_ids: set[int], language: str) -> list[tuple[int, str, str]]:
+    if not domain_ids:
+        return []
+    rows = session.execute(select(Domain.id, Domain.code, Domain.title_fr, Domain.title_en)
+                           .where(Domain.id.in_(domain_ids))
+                           .order_by(Domain.position, Domain.id))
+    return [(r[0], r[1], r[2] if language == "fr" else r[3]) for r in rows]
+
+
+def _tier_mean(figures: list[InstitutionFigure]) -> Figure:
+    """The criticality-tier-weighted mean of institution scores."""
+    scored = [f for f in figures if f.score is not None]
+    total = sum(TIER_WEIGHTS.get(f.tier, 1) for f in scored)
+    mean = (round(sum(TIER_WEIGHTS.get(f.tier, 1) * (f.score or 0) for f in scored) / total, 1)
+            if total else None)
+    return Figure(score=mean, answers=sum(f.answers for f in figures))
+
+
+class _Matrix:
+    """The heatmap cells with the figures derived from them."""
+
+    def __init__(self, session: Session, actor: Actor, campaign_id: int) -> None:
+        campaign_service.get_campaign(session=session, actor=actor, campaign_id=campaign_id)
+        self.cells = _cells(session, actor, campaign_id)
+        self.institutions = {i.id: i for i in
+                             registry_service.all_institutions(session=session, actor=actor)}
+        self.domains = _domains(session, {c[1] for c in self.cells}, actor.language)
+        per_inst: dict[int, list[float]] = defaultdict(lambda: [0.0, 0.0, 0])
+        per_domain: dict[int, list[float]] = defaultdict(lambda: [0.0, 0.0, 0])
+        for inst, domain, points, maximum, count, _ in self.cells:
+            for acc in (per_inst[inst], per_domain[domain]):
+                acc[0] += points
+                acc[1] += maximum
+                acc[2] += count
+        self.domain_figures = [
+            DomainFigure(domain_id=d, code=code, title=title,
+                         score=_pct(per_domain[d][0], per_domain[d][1]),
+                         answers=int(per_domain[d][2]))
+            for d, code, title in self.domains]
+        self.institution_figures = [
+            InstitutionFigure(institution_id=i, acronym=found.acronym, name=found.name,
+                              tier=found.criticality_tier, score=_pct(acc[0], acc[1]),
+                              answers=int(acc[2]))
+            for i, acc in per_inst.items() if (found := self.institutions.get(i)) is not None]
+        self.institution_figures.sort(key=lambda f: f.acronym)
+        self.national = _tier_mean(self.institution_figures)
+
+
+def heatmap(*, session: Session, actor: Actor, campaign_id: int) -> Heatmap:
+    """The institutions × domains matrix of ``campaign_id`` in the actor's scope."""
+    matrix = _Matrix(session, actor, campaign_id)
+    by_cell = {(c[0], c[1]): c for c in matrix.cells}
+    rows = []
+    for figure in matrix.institution_figures:
+        cells: list[Cell | None] = []
+        for domain_id, _code, _title in matrix.domains:
+            cell = by_cell.get((figure.institution_id, domain_id))
+            cells.append(None if cell is None else Cell(
+                domain_id=domain_id, score=_pct(cell[2], cell[3]), answers=cell[4],
+                assessment_id=cell[5]))
+        rows.append(HeatmapRow(institution_id=figure.institution_id, acronym=figure.acronym,
+                               name=figure.name, cells=cells,
+                               total=Figure(score=figure.score, answers=figure.answers)))
+    return Heatmap(campaign_id=campaign_id, national=matrix.national,
+                   domains=matrix.domain_figures, rows=rows)
+
+
+def _ministries(matrix: _Matrix) -> list[InstitutionFigure]:
+    """Each root institution scored over itself and its descendants (tier-weighted)."""
+    def root(inst_id: int) -> int:
+        seen: set[int] = set()
+        current = matrix.institutions[inst_id]
+        while current.parent_id is not None and current.parent_id in matrix.institutions \
+                and current.id not in seen:
+            seen.add(current.id)
+            current = matrix.institutions[current.parent_id]
+        return current.id
+
+    bodies: dict[int, list[InstitutionFigure]] = defaultdict(list)
+    for figure in matrix.institution_figures:
+        bodies[root(figure.institution_id)].append(figure)
+    result = []
+    for root_id, figures in bodies.items():
+        inst = matrix.institutions[root_id]
+        mean = _tier_mean(figures)
+        result.append(InstitutionFigure(institution_id=root_id, acronym=inst.acronym,
+                                         name=inst.name, tier=inst.criticality_tier,
+                                         score=mean.score, answers=mean.answers))
+    return sorted(result, key=lambda f: f.acronym)
+
+
+def scores(*, session: Session, actor: Actor, campaign_id: int) -> Scores:
+    """National, per-domain, per-CSF-function, per-requirement, per-institution and
+    per-ministry scores of ``campaign_id`` in the actor's scope."""
+    matrix = _Matrix(session, actor, campaign_id)
+    stmt = _scoped(actor, campaign_id, Requirement.id, Requirement.control_id,
+                   Requirement.weight, Requirement.csf_refs, func.sum(_points()), func.count()
+                   ).group_by(Requirement.id).order_by(Requirement.position, Requirement.id)
+    requirements: list[RequirementFigure] = []
+    csf: dict[str, list[float]] = {f: [0.0, 0.0, 0] for f in CSF_FUNCTIONS}
+    for req_id, control_id, weight, refs, points, count in session.execute(stmt):
+        requirements.append(RequirementFigure(requirement_id=req_id, control_id=control_id,
+                                              score=_pct(float(points or 0), 5 * count),
+                                              answers=count))
+        for function in sorted({str(ref)[:2].upper() for ref in refs or []}):
+            acc = csf.setdefault(function, [0.0, 0.0, 0])
+            acc[0] += weight * float(points or 0)
+            acc[1] += weight * 5 * count
+            acc[2] += count
+    return Scores(
+        campaign_id=campaign_id, national=matrix.national, domains=matrix.domain_figures,
+        csf_functions=[CsfFigure(function=f, score=_pct(a[0], a[1]), answers=int(a[2]))
+                       for f, a in csf.items()],
+        requirements=requirements, institutions=matrix.institution_figures,
+        ministries=_ministries(matrix))
+
+
+def band(score: float | None) -> str:
+    """The CSS class of a score: ``bad`` below 40, ``medium`` below 70, ``ok`` from 70."""
+    if score is None:
+        return ""
+    if score < 40:
+        return "bad"
+    return "medium" if score < 70 else "ok"
