@@ -28,12 +28,9 @@ from lakana.compliance.permissions import CompliancePermission as P
 from lakana.compliance.schemas import RequirementQuery
 from lakana.core import audit
 from lakana.core.auth.rbac import Actor
+from lakana.core.db import count_rows as _count
 from lakana.core.errors import Conflict, Invalid, NotFound
 from lakana.core.i18n import N_, Msg
-
-
-def _count(session: Session, stmt: Select[Any]) -> int:
-    return session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
 
 
 def _not_found(what: str) -> NotFound:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import DateTime, Engine, MetaData, Select, create_engine, event, func, select
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -96,6 +96,11 @@ def _remember_writes(session: Session, _context: Any) -> None:
 @event.listens_for(Session, "after_rollback")
 def _forget_writes(session: Session) -> None:
     session.info.pop(WROTE_KEY, None)
+
+
+def count_rows(session: Session, stmt: Select[Any]) -> int:
+    """How many rows ``stmt`` returns (its ORDER BY dropped), for paginated lists."""
+    return session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
 
 
 def is_postgresql(session: Session) -> bool:

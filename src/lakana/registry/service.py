@@ -11,11 +11,13 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, case, func, select
 from sqlalchemy.orm import Session, selectinload
-from sqlalchemy.orm.exc import StaleDataError
 
 from lakana.core import audit
 from lakana.core.auth.models import User
 from lakana.core.auth.rbac import Actor, ensure_in_scope, restrict
+from lakana.core.concurrency import check_version as _check_version
+from lakana.core.concurrency import flush_or_conflict as _flush
+from lakana.core.db import count_rows as _count
 from lakana.core.db import utcnow
 from lakana.core.errors import Conflict, Forbidden, Invalid, NotFound
 from lakana.core.i18n import Msg
@@ -70,10 +72,6 @@ def system_state(system: InformationSystem) -> dict[str, Any]:
 
 # --- helpers ----------------------------------------------------------------------------
 
-def _count(session: Session, stmt: Select[Any]) -> int:
-    return session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
-
-
 def _order(stmt: Select[Any], sort: str | None, columns: dict[str, Any], default: str,
            tiebreak: Any) -> Select[Any]:
     key = sort or default
@@ -83,24 +81,6 @@ def _order(stmt: Select[Any], sort: str | None, columns: dict[str, Any], default
         raise Invalid("Unknown sort column %(column)s; allowed: %(allowed)s.",
                       column=key, allowed=", ".join(sorted(columns)))
     return stmt.order_by(column.desc() if descending else column.asc(), tiebreak)
-
-
-def _check_version(current: int, sent: int | None) -> None:
-    if sent is None:
-        raise Invalid("Send the version you read (field version, or the If-Match header) "
-                      "so that concurrent changes are detected.")
-    if sent != current:
-        raise Conflict("This record was changed by someone else meanwhile (version %(current)s, "
-                       "yours is %(sent)s): reload it and apply your change again.",
-                       current=current, sent=sent)
-
-
-def _flush(session: Session) -> None:
-    try:
-        session.flush()
-    except StaleDataError:
-        raise Conflict("This record was changed by someone else meanwhile: reload it and "
-                       "apply your change again.") from None
 
 
 def _like(value: str) -> str:

@@ -12,7 +12,6 @@ from typing import Any
 
 from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from lakana.compliance.campaigns import answers as answer_service
 from lakana.compliance.remediation.models import Action
@@ -26,6 +25,8 @@ from lakana.compliance.remediation.schemas import (
 )
 from lakana.core import audit
 from lakana.core.auth.rbac import Actor, ensure_in_scope, restrict
+from lakana.core.concurrency import check_version as _check_version
+from lakana.core.concurrency import flush_or_conflict as _flush
 from lakana.core.db import utcnow
 from lakana.core.errors import Conflict, Invalid, NotFound
 from lakana.core.i18n import Msg
@@ -61,24 +62,6 @@ def action_state(action: Action) -> dict[str, Any]:
 def institution_names(*, session: Session) -> dict[int, str]:
     """Acronym of every institution, by id (through the registry's registered choices)."""
     return {ident: text.split(" — ", 1)[0] for ident, text in institution_choices(session)}
-
-
-def _check_version(current: int, sent: int | None) -> None:
-    if sent is None:
-        raise Invalid("Send the version you read (field version, or the If-Match header) "
-                      "so that concurrent changes are detected.")
-    if sent != current:
-        raise Conflict("This record was changed by someone else meanwhile (version %(current)s, "
-                       "yours is %(sent)s): reload it and apply your change again.",
-                       current=current, sent=sent)
-
-
-def _flush(session: Session) -> None:
-    try:
-        session.flush()
-    except StaleDataError:
-        raise Conflict("This record was changed by someone else meanwhile: reload it and "
-                       "apply your change again.") from None
 
 
 def _closed(action: Action) -> None:

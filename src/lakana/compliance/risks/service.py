@@ -15,7 +15,6 @@ from typing import Any, cast
 
 from sqlalchemy import Select, column, func, select, table
 from sqlalchemy.orm import Session, selectinload
-from sqlalchemy.orm.exc import StaleDataError
 
 from lakana.compliance.risks.models import Priority, Risk
 from lakana.compliance.risks.permissions import RiskPermission as P
@@ -32,8 +31,11 @@ from lakana.compliance.risks.schemas import (
 )
 from lakana.core import audit
 from lakana.core.auth.rbac import Actor, ensure_in_scope, restrict
+from lakana.core.concurrency import check_version as _check_version
+from lakana.core.concurrency import flush_or_conflict as _flush
+from lakana.core.db import count_rows as _count
 from lakana.core.db import utcnow
-from lakana.core.errors import Conflict, Invalid, NotFound
+from lakana.core.errors import Invalid, NotFound
 from lakana.core.i18n import Msg
 from lakana.core.plugins import institution_choices
 
@@ -73,28 +75,6 @@ def priority_state(priority: Priority) -> dict[str, Any]:
 def institution_names(*, session: Session) -> dict[int, str]:
     """Acronym of every institution, by id (through the registry's registered choices)."""
     return {ident: text.split(" — ", 1)[0] for ident, text in institution_choices(session)}
-
-
-def _count(session: Session, stmt: Select[Any]) -> int:
-    return session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
-
-
-def _check_version(current: int, sent: int | None) -> None:
-    if sent is None:
-        raise Invalid("Send the version you read (field version, or the If-Match header) "
-                      "so that concurrent changes are detected.")
-    if sent != current:
-        raise Conflict("This record was changed by someone else meanwhile (version %(current)s, "
-                       "yours is %(sent)s): reload it and apply your change again.",
-                       current=current, sent=sent)
-
-
-def _flush(session: Session) -> None:
-    try:
-        session.flush()
-    except StaleDataError:
-        raise Conflict("This record was changed by someone else meanwhile: reload it and "
-                       "apply your change again.") from None
 
 
 def _validate(session: Session, risk: Risk) -> None:
