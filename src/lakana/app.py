@@ -25,9 +25,10 @@ from lakana.core.web.templating import STATIC_DIR, build_environment
 def domains() -> list[DomainPlugin]:
     """The domains of this build, in menu order (explicit, no module scanning)."""
     from lakana.compliance.plugin import PLUGIN as compliance
+    from lakana.csirt.plugin import PLUGIN as csirt
     from lakana.registry.plugin import PLUGIN as registry
 
-    return [registry, compliance]
+    return [registry, compliance, csirt]
 
 
 def core_plugins() -> list[DomainPlugin]:

@@ -4,12 +4,14 @@ from lakana.compliance import models as compliance_models  # noqa: F401
 from lakana.compliance.campaigns import models as compliance_campaign_models  # noqa: F401
 from lakana.compliance.remediation import models as compliance_remediation_models  # noqa: F401
 from lakana.compliance.risks import models as compliance_risk_models  # noqa: F401
+from lakana.core import ratelimit as core_ratelimit  # noqa: F401
 from lakana.core.audit import models as audit_models  # noqa: F401
 from lakana.core.auth import models as auth_models  # noqa: F401
 from lakana.core.db import Base
 from lakana.core.files import models as files_models  # noqa: F401
 from lakana.core.jobs import models as jobs_models  # noqa: F401
 from lakana.core.notifications import models as notifications_models  # noqa: F401
+from lakana.csirt import models as csirt_models  # noqa: F401
 from lakana.registry import models as registry_models  # noqa: F401
 
 metadata = Base.metadata
