@@ -2,7 +2,11 @@
 # Run a command against a throwaway PostgreSQL server on a loopback port.
 # Usage: scripts/with-postgres.sh COMMAND...   (exports LAKANA_TEST_DATABASE_URL)
 set -euo pipefail
-PORT="${LAKANA_PG_PORT:-54329}"
+# A free loopback port unless one is given, so that parallel runs do not collide.
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+PORT="${LAKANA_PG_PORT:-$(free_port)}"
 BIN="${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}"
 if [ -z "$BIN" ] || [ ! -x "$BIN/initdb" ]; then
   echo "with-postgres: PostgreSQL server binaries not found (apt-get install postgresql)" >&2
