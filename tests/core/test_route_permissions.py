@@ -25,7 +25,11 @@ from tests.conftest import Factory, csrf_from
 
 #: Routes anyone may call (the log-in flow itself, the language switch, API docs).
 PUBLIC = {("GET", "/login"), ("POST", "/login"), ("POST", "/language"), ("POST", "/logout"),
-          ("GET", "/api/docs")}
+          ("GET", "/api/docs"),
+          # Public incident reports: no account, rate limited (csirt/public_*.py)
+          ("GET", "/public/report"), ("POST", "/public/report"), ("GET", "/public/status"),
+          ("POST", "/public/status"), ("POST", "/api/v1/public/reports"),
+          ("GET", "/api/v1/public/reports/status")}
 #: Routes reachable with a password-only session (the second-factor steps).
 PENDING_SESSION = {("GET", "/login/mfa"), ("POST", "/login/mfa"),
                    ("GET", "/login/mfa/enroll"), ("POST", "/login/mfa/enroll")}
@@ -192,6 +196,83 @@ def _make_priority(world_factory: Factory, institution_id: int) -> int:
                                                                  risk_ids=[risk_id])).id
 
 
+def _make_csirt_case(world_factory: Factory, institution_id: int) -> int:
+    from lakana.csirt.models import Case
+
+    with world_factory.session_factory.begin() as session:
+        case = Case(title="Incident B", source="institution", institution_id=institution_id)
+        session.add(case)
+        session.flush()
+        return case.id
+
+
+def _make_clock(world_factory: Factory, institution_id: int) -> int:
+    from lakana.csirt import clocks
+    from lakana.csirt.models import Case
+
+    case_id = _make_csirt_case(world_factory, institution_id)
+    with world_factory.session_factory.begin() as session:
+        case = session.get(Case, case_id)
+        assert case is not None
+        started = clocks.start_for_case(session, case)
+        return next(c.id for c in started if c.clock == "early-warning")
+
+
+def _make_case_task(world_factory: Factory, institution_id: int) -> int:
+    from lakana.csirt.models import CaseTask
+
+    case_id = _make_csirt_case(world_factory, institution_id)
+    with world_factory.session_factory.begin() as session:
+        task = CaseTask(case_id=case_id, title="Tâche B")
+        session.add(task)
+        session.flush()
+        return task.id
+
+
+def _make_case_note(world_factory: Factory, institution_id: int) -> int:
+    from lakana.csirt.models import CaseNote
+
+    case_id = _make_csirt_case(world_factory, institution_id)
+    with world_factory.session_factory.begin() as session:
+        note = CaseNote(case_id=case_id, body="Note B", tlp="amber")
+        session.add(note)
+        session.flush()
+        return note.id
+
+
+def _make_case_attachment(world_factory: Factory, institution_id: int) -> int:
+    from lakana.core.auth.rbac import system_actor
+    from lakana.csirt import tasks_service
+
+    case_id = _make_csirt_case(world_factory, institution_id)
+    with world_factory.session_factory.begin() as session:
+        return tasks_service.add_attachment(
+            session=session, actor=system_actor("tests"),
+            settings=world_factory.settings,  # type: ignore[attr-defined]
+            case_id=case_id, data=b"journal B\n", name="b.txt").id
+
+
+def _make_case_observable(world_factory: Factory, institution_id: int) -> int:
+    from lakana.core.auth.rbac import system_actor
+    from lakana.csirt import observable_service
+
+    case_id = _make_csirt_case(world_factory, institution_id)
+    with world_factory.session_factory.begin() as session:
+        return observable_service.add_to_case(
+            session=session, actor=system_actor("tests"), case_id=case_id, kind=None,
+            value=f"case{case_id}.example.ml").id
+
+
+def _make_observable(world_factory: Factory, institution_id: int) -> int:
+    from lakana.csirt.models import CaseObservable
+
+    link_id = _make_case_observable(world_factory, institution_id)
+    with world_factory.session_factory() as session:
+        link = session.get(CaseObservable, link_id)
+        assert link is not None
+        return link.observable_id
+
+
 #: Parameters of national objects (the security baseline belongs to no institution): everyone
 #: may read them, so another institution's person gets 200 on GET and 403 on writes.
 NATIONAL_PARAMS = {"catalog_version_id", "requirement_id", "profile_id", "priority_id"}
@@ -214,6 +295,13 @@ OBJECT_MAKERS: dict[str, Callable[[Factory, int], Any]] = {
     "risk_id": _make_risk,
     "action_id": make_action,
     "priority_id": _make_priority,
+    "case_id": _make_csirt_case,
+    "clock_id": _make_clock,
+    "task_id": _make_case_task,
+    "note_id": _make_case_note,
+    "attachment_id": _make_case_attachment,
+    "case_observable_id": _make_case_observable,
+    "observable_id": _make_observable,
 }
 
 

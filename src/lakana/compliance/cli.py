@@ -1,4 +1,5 @@
-"""``lakana compliance ...``: import, export and list catalogs and profiles.
+"""``lakana compliance ...``: import, export and list catalogs and profiles; export campaign
+results as OSCAL assessment results.
 
 Commands act as the CLI (every permission). Errors are one line on stderr with a non-zero
 exit status; problems of an invalid file are listed one per line (JSON path or row/column).
@@ -16,6 +17,9 @@ from rich.console import Console
 from rich.table import Table
 
 from lakana.compliance import service, spreadsheet
+from lakana.compliance.campaigns import oscal_results
+from lakana.compliance.campaigns import service as campaign_service
+from lakana.compliance.reports import cli as reports_cli
 from lakana.compliance.schemas import ExportFormat, RequirementQuery
 from lakana.core import i18n
 from lakana.core.auth.rbac import Actor, system_actor
@@ -126,6 +130,34 @@ def export_catalog(
     typer.echo(f"written: {output}", err=True)
 
 
+@app.command("export-results")
+@friendly_errors
+def export_results(
+    campaign: Annotated[int, typer.Option("--campaign", help="Campaign id.")],
+    assessment: Annotated[int | None, typer.Option(
+        "--assessment", help="Only this assessment of the campaign.")] = None,
+    output: Output = None,
+) -> None:
+    """Write a campaign's assessments (or one of them) as OSCAL assessment results (JSON)."""
+    with cli_transaction() as session:
+        if assessment is None:
+            doc = oscal_results.campaign_results(session=session, actor=_actor(),
+                                                 campaign_id=campaign)
+        else:
+            found = campaign_service.get_assessment(session=session, actor=_actor(),
+                                                    assessment_id=assessment)
+            if found.campaign_id != campaign:
+                fail(f"assessment {assessment} is not part of campaign {campaign}")
+            doc = oscal_results.assessment_results(session=session, actor=_actor(),
+                                                   assessment_id=assessment)
+    text = json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
+    if output is None:
+        sys.stdout.write(text)
+        return
+    output.write_text(text, encoding="utf-8")
+    typer.echo(f"written: {output}", err=True)
+
+
 @app.command("list-catalogs")
 @friendly_errors
 def list_catalogs(as_json: AsJson = False) -> None:
@@ -175,3 +207,7 @@ def list_requirements(
                       ",".join(str(t) for t in row["tiers"]),  # type: ignore[attr-defined]
                       str(row["title"]))
     Console().print(table)
+
+
+app.command("report", help="Write a campaign's national or institution report (PDF, CSV, XLSX).")(
+    reports_cli.report)

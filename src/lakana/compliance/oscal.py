@@ -1,9 +1,11 @@
 """OSCAL JSON: parse and check catalogs and profiles, and write them back.
 
-Only the subset of OSCAL 1.0/1.1 that Lakana uses is modelled (with Pydantic); keys OSCAL
-allows but Lakana does not read are accepted and kept, since the source is stored and
-exported as it came. Every problem names its place in the document as a JSON path such as
-``$.catalog.groups[3].controls[7].id``; all problems are reported at once.
+A document is first checked against NIST's official OSCAL JSON schema
+(:mod:`lakana.compliance.oscal_schema`, OSCAL 1.2.3; documents of OSCAL 1.0.x and 1.1.x are
+accepted when they also fit it). Only the subset of OSCAL that Lakana uses is then modelled
+(with Pydantic); keys OSCAL allows but Lakana does not read are accepted and kept, since the
+source is stored and exported as it came. Every problem names its place in the document as a
+JSON path such as ``$.catalog.groups[3].controls[7].id``; all problems are reported at once.
 
 Lakana's own properties and parts live in the namespace :data:`NS` (English texts, tiers,
 mappings, weights, legal sources, the maturity scale).
@@ -16,22 +18,21 @@ import json
 import re
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from lakana.compliance import oscal_schema
+from lakana.compliance.oscal_schema import OSCAL_VERSION as OSCAL_VERSION  # re-exported
 from lakana.core.errors import Invalid
 from lakana.core.i18n import N_, Msg
 from lakana.core.web.errors import VALIDATION_MESSAGES
 
 NS = "https://lakana.ml/ns/oscal"
-SUPPORTED_OSCAL = re.compile(r"^1\.[01]\.\d+$")
+#: The OSCAL versions Lakana reads; it writes :data:`OSCAL_VERSION`.
+SUPPORTED_OSCAL = re.compile(r"^1\.[012]\.\d+$")
 KINDS = {"requirement": "requirement", "legal-obligation": "legal"}
 TIERS = ("1", "2", "3")
-SCHEMAS_DIR = Path(__file__).parent / "schemas"
-#: The official NIST schema file expected for each model (not shipped yet: see below).
-SCHEMA_FILES = {"catalog": "oscal_catalog_schema.json", "profile": "oscal_profile_schema.json"}
 
 
 class _Model(BaseModel):
@@ -265,19 +266,36 @@ def load_json(content: bytes | str) -> Any:
                           {"path": "$", "message": N_("The body is not valid JSON.")}]) from None
 
 
-def _structure(model: type[BaseModel], doc: Any, what: str) -> Any:
+def _schema_check(doc: dict[str, Any], what: str, problems: _Problems) -> None:
+    """Add the problems of ``doc`` against the official OSCAL schema of ``what``."""
+    found, total = oscal_schema.schema_errors(doc, what)
+    for item in found:
+        problems.add(item.path, item.message, **item.params)
+    if total > len(found):
+        problems.add("$", N_("%(count)s more problems against the OSCAL schema are not "
+                             "listed."), count=total - len(found))
+
+
+def _structure(model: type[BaseModel], doc: Any, what: str) -> tuple[Any, _Problems]:
+    """The document checked against the official schema, then read with ``model``; the
+    problems found so far come back (raised at once when the document cannot be read)."""
     if not isinstance(doc, dict) or what not in doc:
         raise Invalid("This is not an OSCAL %(what)s: the top-level key %(key)s is missing.",
                       what=Msg(what), key=what, errors=[{"path": "$." + what,
                                           "message": N_("This value is required.")}])
+    problems = _Problems()
+    _schema_check(doc, what, problems)
     try:
-        return model.model_validate(doc)
+        return model.model_validate(doc), problems
     except ValidationError as exc:
-        problems = _Problems()
+        known = {item["path"] for item in problems.items}
         for err in exc.errors():
+            path = json_path(err["loc"])
+            if path in known:  # the schema already told what is wrong there
+                continue
             ctx = dict(err.get("ctx") or {})
             message = VALIDATION_MESSAGES.get(err["type"], N_("Not a valid value: %(value)s."))
-            problems.add(json_path(err["loc"]), message, value=str(err.get("input", ""))[:100],
+            problems.add(path, message, value=str(err.get("input", ""))[:100],
                          allowed=ctx.get("expected", ""),
                          min=ctx.get("min_length", ""), max=ctx.get("max_length", ""))
         problems.raise_if_any(what)
@@ -296,7 +314,8 @@ def _prop(props: list[Prop], name: str) -> str | None:
 def _check_version(meta: Metadata, base: str, problems: _Problems) -> None:
     if not SUPPORTED_OSCAL.match(meta.oscal_version):
         problems.add(f"{base}.metadata.oscal-version",
-                     N_("Unknown OSCAL version %(version)s; supported: 1.0.x and 1.1.x."),
+                     N_("Unknown OSCAL version %(version)s; supported: 1.0.x, 1.1.x and "
+                        "1.2.x."),
                      version=meta.oscal_version)
 
 
@@ -389,9 +408,8 @@ def _maturity(back: BackMatter | None, problems: _Problems) -> tuple[tuple[int, 
 def parse_catalog(content: bytes | str | dict[str, Any]) -> ParsedCatalog:
     """Read and check an OSCAL catalog; :class:`Invalid` lists every problem with its path."""
     doc = content if isinstance(content, dict) else load_json(content)
-    parsed: CatalogDocument = _structure(CatalogDocument, doc, "catalog")
+    parsed, problems = _structure(CatalogDocument, doc, "catalog")
     cat = parsed.catalog
-    problems = _Problems()
     _check_version(cat.metadata, "$.catalog", problems)
     meta_path = "$.catalog.metadata.props"
     catalog_id = _required_prop(cat.metadata.props, "catalog-id", meta_path, problems)
@@ -431,9 +449,8 @@ def _selection(items: list[WithIds] | None, path: str) -> tuple[tuple[str, str],
 def parse_profile(content: bytes | str | dict[str, Any]) -> ParsedProfile:
     """Read and check an OSCAL profile (its imports are resolved by the service)."""
     doc = content if isinstance(content, dict) else load_json(content)
-    parsed: ProfileDocument = _structure(ProfileDocument, doc, "profile")
+    parsed, problems = _structure(ProfileDocument, doc, "profile")
     body = parsed.profile
-    problems = _Problems()
     _check_version(body.metadata, "$.profile", problems)
     meta_path = "$.profile.metadata.props"
     profile_id = _required_prop(body.metadata.props, "profile-id", meta_path, problems)
@@ -456,28 +473,6 @@ def parse_profile(content: bytes | str | dict[str, Any]) -> ParsedProfile:
         title_fr=body.metadata.title.strip(), title_en=title_en,
         oscal_version=body.metadata.oscal_version, imports=tuple(imports),
         sha256=digest(doc), source=doc)
-
-
-def validate_against_official_schema(doc: dict[str, Any], model: str) -> list[str]:
-    """EXTENSION POINT: check ``doc`` against NIST's official OSCAL JSON schema for ``model``
-    (``"catalog"`` or ``"profile"``).
-
-    The official schema files are not shipped yet: drop NIST's ``oscal_catalog_schema.json``
-    and ``oscal_profile_schema.json`` (from the OSCAL release matching the supported version)
-    into ``src/lakana/compliance/schemas/`` and this check runs. Until then it answers
-    ``["schema not available"]`` and never pretends to have validated anything. Returns the
-    problems as ``"<json path>: <message>"`` (empty when valid).
-    """
-    schema_file = SCHEMAS_DIR / SCHEMA_FILES[model]
-    if not schema_file.is_file():
-        return ["schema not available"]
-    import jsonschema  # type: ignore[import-untyped]  # no stubs; not a declared dev dep
-
-    schema = json.loads(schema_file.read_text(encoding="utf-8"))
-    validator_class = jsonschema.validators.validator_for(schema)
-    validator = validator_class(schema, format_checker=validator_class.FORMAT_CHECKER)
-    return [f"{error.json_path}: {error.message}"
-            for error in sorted(validator.iter_errors(doc), key=lambda e: e.json_path)]
 
 
 def resolved_catalog(*, profile: dict[str, Any],
@@ -507,7 +502,7 @@ def resolved_catalog(*, profile: dict[str, Any],
                 resources.append(resource)
     body: dict[str, Any] = {
         "uuid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{profile['profile']['uuid']}#resolved")),
-        "metadata": {**meta, "props": [
+        "metadata": {**meta, "oscal-version": OSCAL_VERSION, "props": [
             *profile_props, {"name": "catalog-id", "ns": NS, "value": f"{profile_id}-resolved"},
             {"name": "resolution-tool", "value": "Lakana"}],
                      "links": [{"href": f"#{profile['profile']['uuid']}",

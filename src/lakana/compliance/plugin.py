@@ -7,6 +7,7 @@ from pathlib import Path
 from lakana.compliance import api, cli, demo, pages, permissions
 from lakana.compliance.campaigns import api as campaigns_api
 from lakana.compliance.campaigns import demo as campaigns_demo
+from lakana.compliance.campaigns import oscal_api
 from lakana.compliance.campaigns import pages as campaigns_pages
 from lakana.compliance.campaigns import permissions as campaigns_permissions
 from lakana.compliance.campaigns.permissions import CampaignPermission
@@ -17,6 +18,8 @@ from lakana.compliance.remediation import permissions as remediation_permissions
 from lakana.compliance.remediation import service as remediation_service
 from lakana.compliance.remediation import tasks as _remediation_tasks  # noqa: F401  (digest task)
 from lakana.compliance.remediation.permissions import ActionPermission
+from lakana.compliance.reports import api as reports_api
+from lakana.compliance.reports import pages as reports_pages
 from lakana.compliance.risks import api as risks_api
 from lakana.compliance.risks import demo as risks_demo
 from lakana.compliance.risks import pages as risks_pages
@@ -41,9 +44,9 @@ PLUGIN = DomainPlugin(
     name="compliance",
     register_permissions=_register_permissions,
     api_routers=(api.router, campaigns_api.router, risks_api.router, scoring_api.router,
-                 remediation_api.router),
+                 remediation_api.router, oscal_api.router, reports_api.router),
     pages_routers=(pages.router, campaigns_pages.router, risks_pages.router,
-                   scoring_pages.router, remediation_pages.router),
+                   scoring_pages.router, remediation_pages.router, reports_pages.router),
     templates_dir=_HERE / "templates",
     catalog_dir=_HERE / "locale",
     menu=(

@@ -30,7 +30,7 @@ from typing import Any
 from openpyxl import Workbook, load_workbook  # type: ignore[import-untyped]
 from sqlalchemy.orm import Session
 
-from lakana.compliance import oscal, service
+from lakana.compliance import oscal, oscal_schema, service
 from lakana.compliance.models import CatalogVersion, Requirement
 from lakana.compliance.permissions import CompliancePermission as P
 from lakana.core.auth.rbac import Actor
@@ -41,6 +41,9 @@ COLUMNS = ("domain", "domain_title_fr", "domain_title_en", "id", "kind", "title_
            "title_en", "statement_fr", "statement_en", "guidance_fr", "guidance_en", "tiers",
            "weight", "iso27001_2022", "nist_csf_2_0", "legal_source")
 REQUIRED = frozenset({"domain", "id", "title_fr", "title_en", "statement_fr", "statement_en"})
+#: Columns that become OSCAL titles or property values, which hold one line of text.
+ONE_LINE = ("domain_title_fr", "domain_title_en", "title_fr", "title_en", "iso27001_2022",
+            "nist_csf_2_0", "legal_source")
 KIND_CLASSES = {"requirement": "requirement", "legal": "legal-obligation"}
 _ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,79}$")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -200,6 +203,9 @@ def _check_row(number: int, row: dict[str, str], errors: _Errors) -> None:
         if row.get(name) and not _ID.match(row[name]):
             errors.add(number, name, N_("%(value)s is not a valid identifier (letters, digits, "
                                         "dots, dashes, underscores)."), value=row[name])
+    for name in ONE_LINE:
+        if "\n" in row.get(name, "") or "\r" in row.get(name, ""):
+            errors.add(number, name, N_("The text must fit on one line."))
     if row.get("kind", "") not in ("", *KIND_CLASSES):
         errors.add(number, "kind", N_("Unknown value %(value)s; allowed: %(allowed)s."),
                    value=row["kind"], allowed=", ".join(KIND_CLASSES))
@@ -281,8 +287,9 @@ def _records(rows: list[list[str]], header: list[str], errors: _Errors
 
 def _maturity(meta: dict[str, str], previous: CatalogVersion | None
               ) -> list[tuple[int, str, str]]:
-    levels = [(i, meta.get(f"maturity_level_{i}_fr", ""), meta.get(f"maturity_level_{i}_en", ""))
-              for i in range(6)]
+    # maturity texts become OSCAL property values: one line, no outer spaces
+    levels = [(i, " ".join(meta.get(f"maturity_level_{i}_fr", "").split()),
+               " ".join(meta.get(f"maturity_level_{i}_en", "").split())) for i in range(6)]
     if all(fr and en for _, fr, en in levels):
         return levels
     if previous is not None:
@@ -296,7 +303,8 @@ def _document(*, catalog_id: str, version: str, title_fr: str, title_en: str,
     body: dict[str, Any] = {
         "uuid": str(uuid.uuid5(uuid.NAMESPACE_URL,
                                f"https://lakana.ml/catalogs/{catalog_id}@{version}")),
-        "metadata": {"title": title_fr, "version": version, "oscal-version": "1.1.2",
+        "metadata": {"title": title_fr, "version": version,
+                     "oscal-version": oscal_schema.OSCAL_VERSION,
                      "last-modified": last_modified,
                      "props": [_prop("title-en", title_en), _prop("catalog-id", catalog_id)]},
         "groups": groups}

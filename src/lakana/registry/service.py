@@ -7,6 +7,7 @@ of institution A gets "not found" for anything of institution B. Services never 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, case, func, select
@@ -266,6 +267,28 @@ def all_institutions(*, session: Session, actor: Actor) -> list[Institution]:
     stmt = restrict(select(Institution), actor=actor, permission=P.INSTITUTION_READ,
                     scope=Institution.id).order_by(Institution.acronym)
     return list(session.scalars(stmt.options(selectinload(Institution.contacts))).unique())
+
+
+@dataclass(frozen=True)
+class InstitutionSummary:
+    """The few facts of an institution that scores and reports need (no contacts)."""
+
+    id: int
+    acronym: str
+    name: str
+    kind: str
+    criticality_tier: int
+    parent_id: int | None
+
+
+def institution_summaries(*, session: Session, actor: Actor) -> list[InstitutionSummary]:
+    """Every institution the actor may see, as light summaries by acronym (one query, no
+    ORM objects): for aggregations over hundreds of institutions."""
+    columns: Any = select(Institution.id, Institution.acronym, Institution.name,
+                          Institution.kind, Institution.criticality_tier, Institution.parent_id)
+    stmt = restrict(columns, actor=actor, permission=P.INSTITUTION_READ,
+                    scope=Institution.id).order_by(Institution.acronym)
+    return [InstitutionSummary(*row) for row in session.execute(stmt)]
 
 
 def children(*, session: Session, actor: Actor, institution_id: int) -> list[Institution]:

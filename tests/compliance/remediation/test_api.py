@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from fastapi.testclient import TestClient
 
+from lakana.compliance.campaigns.models import Answer
 from lakana.core.auth.rbac import Role
 from tests.compliance.remediation.conftest import gap_answer
 from tests.conftest import Factory
@@ -53,3 +54,26 @@ def test_free_action_and_validation(factory: Factory,
     assert viewer.get("/api/v1/compliance/actions").json()["total"] == 1
     assert viewer.post("/api/v1/compliance/actions",
                        json={"institution_id": a, "title": "Non"}).status_code == 403
+
+
+def test_priority_of_a_gap_action_follows_weight_and_criticality(
+        factory: Factory, api_as: Callable[..., TestClient]) -> None:
+    # Given a heavy requirement (weight 3) missed by a tier-1 body and by a tier-3 body
+    from sqlalchemy import select, update
+
+    from lakana.compliance.models import Requirement
+
+    critical_body = factory.institution("CRIT", criticality_tier=1)
+    small_body = factory.institution("SMALL", criticality_tier=3)
+    heavy, light = gap_answer(factory, critical_body), gap_answer(factory, small_body)
+    with factory.session_factory.begin() as session:
+        requirement_ids = set(session.scalars(select(Answer.requirement_id)
+                                              .where(Answer.id.in_((heavy, light)))))
+        session.execute(update(Requirement).where(Requirement.id.in_(requirement_ids))
+                        .values(weight=3))
+    agency = api_as(factory.user(Role.AGENCY_OFFICER))
+    # When actions are opened from the gaps without choosing a priority
+    made = [agency.post(f"/api/v1/compliance/answers/{a}/action") for a in (heavy, light)]
+    # Then the priority is derived: weight 3 + tier 1 → critical, weight 3 + tier 3 → medium
+    # (a priority the caller chooses wins: see the test above)
+    assert [m.json()["priority"] for m in made] == ["critical", "medium"]

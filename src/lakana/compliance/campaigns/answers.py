@@ -9,9 +9,10 @@ version: a stale edit is refused with 409, never silently overwritten.
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import BinaryIO
+from dataclasses import dataclass
+from typing import Any, BinaryIO, cast
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from lakana.compliance.campaigns.models import Answer, AnswerEvidence, Assessment
@@ -24,8 +25,10 @@ from lakana.compliance.campaigns.service import (
     get_assessment,
     users_with_role,
 )
+from lakana.compliance.remediation.models import Action
+from lakana.compliance.remediation.permissions import ActionPermission
 from lakana.core import audit
-from lakana.core.auth.rbac import Actor, Role
+from lakana.core.auth.rbac import Actor, Role, restrict
 from lakana.core.config import Settings
 from lakana.core.db import utcnow
 from lakana.core.errors import Conflict, Invalid
@@ -247,3 +250,39 @@ def scored_answers(answers: list[Answer]) -> list[Answer]:
     """The answers a score is computed from (answered and applicable)."""
     return [a for a in answers if a.effective_status is not None
             and a.effective_status != AnswerStatus.NOT_APPLICABLE]
+
+
+#: Answer statuses that are gaps a remediation action can remedy.
+GAP_STATUSES = (AnswerStatus.PARTIAL.value, AnswerStatus.NOT_IMPLEMENTED.value)
+
+
+@dataclass(frozen=True)
+class GapAction:
+    """The remediation action already opened for a gap answer."""
+
+    id: int
+    title: str
+    status: str
+
+
+def gap_actions(*, session: Session, actor: Actor, answer_ids: list[int]) -> dict[int, GapAction]:
+    """The actions remedying these answers that the actor may see, by answer id."""
+    if not answer_ids or not actor.can(ActionPermission.ACTION_READ):
+        return {}
+    columns = cast("Select[Any]", select(Action.answer_id, Action.id, Action.title,
+                                         Action.status))
+    stmt = restrict(columns, actor=actor, permission=ActionPermission.ACTION_READ,
+                    scope=Action.institution_id).where(Action.answer_id.in_(answer_ids))
+    return {int(answer_id): GapAction(int(ident), str(title), str(status))
+            for answer_id, ident, title, status in session.execute(stmt)}
+
+
+def gap_priority(*, weight: int, tier: int) -> str:
+    """The priority of an action remedying a gap: the requirement's weight (1 to 3) plus the
+    institution's criticality (tier 1, the most critical, counts 3; tier 3 counts 1)."""
+    points = weight + (4 - min(max(tier, 1), 3))
+    if points >= 6:
+        return "critical"
+    if points == 5:
+        return "high"
+    return "medium" if points >= 3 else "low"

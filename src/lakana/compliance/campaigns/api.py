@@ -28,6 +28,7 @@ from lakana.compliance.campaigns.schemas import (
     EvidenceOut,
     OverrideIn,
     ProgressOut,
+    SystemAssessmentCreate,
     VersionIn,
 )
 from lakana.core.auth.deps import CurrentActor, DbSession, get_settings
@@ -36,13 +37,16 @@ from lakana.core.files import service as files
 router = APIRouter(prefix="/compliance", tags=["compliance-campaigns"])
 
 
-def assessment_out(session: Session, assessment: Assessment) -> AssessmentOut:
-    """An assessment with its progress, days remaining and basic score."""
+def assessment_out(session: Session, assessment: Assessment,
+                   system_names: dict[int, str] | None = None) -> AssessmentOut:
+    """An assessment with its system's name, progress, days remaining and basic score."""
     done, total = service.progress(session=session, assessment_ids=[assessment.id]).get(
         assessment.id, (0, 0))
     answers = list(session.scalars(
         select(Answer).where(Answer.assessment_id == assessment.id)).unique())
     data = AssessmentOut.model_validate(assessment)
+    if assessment.system_id is not None:
+        data.system_name = (system_names or {}).get(assessment.system_id)
     data.progress = ProgressOut(answered=done, total=total,
                                 percent=round(100 * done / total) if total else 0,
                                 days_remaining=service.days_remaining(assessment.campaign),
@@ -103,6 +107,19 @@ def close_campaign(campaign_id: int, data: VersionIn, session: DbSession,
                                   version=data.version)
 
 
+@router.post("/campaigns/{campaign_id}/assessments", response_model=AssessmentOut,
+             status_code=201)
+def create_system_assessment(campaign_id: int, data: SystemAssessmentCreate, session: DbSession,
+                             actor: CurrentActor) -> AssessmentOut:
+    """Assess one information system of a target institution in an open campaign (the
+    agency, or the institution's focal point); 409 when it already has an assessment."""
+    created = service.create_system_assessment(
+        session=session, actor=actor, campaign_id=campaign_id,
+        institution_id=data.institution_id, system_id=data.system_id)
+    return assessment_out(session, created, service.system_names(
+        session=session, actor=actor, assessments=[created]))
+
+
 # --- assessments --------------------------------------------------------------------------
 
 @router.get("/assessments", response_model=list[AssessmentOut])
@@ -113,15 +130,17 @@ def list_assessments(session: DbSession, actor: CurrentActor,
     """Assessments the actor may see (their own institution's for institution roles)."""
     found = service.list_assessments(session=session, actor=actor, campaign_id=campaign_id,
                                      status=status)
-    return [assessment_out(session, a) for a in found]
+    names = service.system_names(session=session, actor=actor, assessments=found)
+    return [assessment_out(session, a, names) for a in found]
 
 
 @router.get("/assessments/{assessment_id}", response_model=AssessmentOut)
 def get_assessment(assessment_id: int, session: DbSession, actor: CurrentActor
                    ) -> AssessmentOut:
     """One assessment with its progress and score."""
-    return assessment_out(session, service.get_assessment(session=session, actor=actor,
-                                                          assessment_id=assessment_id))
+    found = service.get_assessment(session=session, actor=actor, assessment_id=assessment_id)
+    return assessment_out(session, found, service.system_names(session=session, actor=actor,
+                                                               assessments=[found]))
 
 
 def _move(action: str) -> None:
@@ -132,7 +151,8 @@ def _move(action: str) -> None:
         moved = answer_service.transition(session=session, actor=actor,
                                           assessment_id=assessment_id, action=action,
                                           version=data.version, reason=data.reason)
-        return assessment_out(session, moved)
+        return assessment_out(session, moved, service.system_names(
+            session=session, actor=actor, assessments=[moved]))
 
     move.__name__ = f"{action}_assessment"
     move.__doc__ = answer_service.TRANSITION_DOCS[action]

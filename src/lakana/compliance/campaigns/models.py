@@ -9,7 +9,17 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lakana.compliance.models import Profile, Requirement
@@ -75,9 +85,19 @@ class CampaignRequirement(Base):
 
 
 class Assessment(Base):
-    """The self-assessment of one institution (optionally one of its systems) in a campaign."""
+    """The self-assessment of one institution (optionally one of its systems) in a campaign.
+
+    At most one per campaign × system, and one institution-level assessment (no system) per
+    campaign × institution: both are guaranteed by the database, not only by the service.
+    """
 
     __tablename__ = "compliance_assessment"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "system_id"),
+        Index("uq_compliance_assessment_institution_level", "campaign_id", "institution_id",
+              unique=True, sqlite_where=text("system_id IS NULL"),
+              postgresql_where=text("system_id IS NULL")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     campaign_id: Mapped[int] = mapped_column(

@@ -44,6 +44,13 @@ class VersionIn(BaseModel):
     reason: str | None = Field(default=None, max_length=2000)
 
 
+class SystemAssessmentCreate(BaseModel):
+    """An information system of a target institution to assess in an open campaign."""
+
+    institution_id: int
+    system_id: int
+
+
 class CampaignOut(BaseModel):
     """A campaign as the API shows it."""
 
@@ -82,6 +89,8 @@ class AssessmentOut(BaseModel):
     campaign_id: int
     institution_id: int
     system_id: int | None
+    #: The name of the assessed information system (None: the institution itself).
+    system_name: str | None = None
     status: str
     submitted_at: dt.datetime | None
     submitted_by: str | None

@@ -13,6 +13,7 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import Select, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -32,7 +33,7 @@ from lakana.core import audit
 from lakana.core.auth.models import User
 from lakana.core.auth.rbac import Actor, Role, ensure_in_scope, restrict
 from lakana.core.db import utcnow
-from lakana.core.errors import Conflict, Invalid, NotFound
+from lakana.core.errors import Conflict, Forbidden, Invalid, NotFound
 from lakana.core.i18n import Msg
 from lakana.core.notifications.service import notify
 from lakana.registry import service as registry_service
@@ -190,15 +191,17 @@ def delete_campaign(*, session: Session, actor: Actor, campaign_id: int,
                  before=before)
 
 
-def _previous_answers(session: Session, campaign: Campaign, institution_id: int
-                      ) -> dict[str, Answer]:
-    """Answers of the institution's latest approved (else submitted or reviewed) assessment
-    of another campaign, by control id."""
+def _previous_answers(session: Session, campaign: Campaign, institution_id: int,
+                      system_id: int | None = None) -> dict[str, Answer]:
+    """Answers of the latest approved (else submitted or reviewed) assessment of the same
+    institution and system (None: the institution itself) in another campaign, by control id."""
+    same_system = (Assessment.system_id.is_(None) if system_id is None
+                   else Assessment.system_id == system_id)
     for statuses in (("approved",), ("reviewed", "submitted")):
         previous = session.scalar(
             select(Assessment).join(Campaign, Assessment.campaign_id == Campaign.id)
             .where(Assessment.institution_id == institution_id,
-                   Assessment.campaign_id != campaign.id, Assessment.system_id.is_(None),
+                   Assessment.campaign_id != campaign.id, same_system,
                    Assessment.status.in_(statuses))
             .order_by(Campaign.launched_at.desc(), Assessment.id.desc()).limit(1))
         if previous is not None:
@@ -222,6 +225,23 @@ def _carried(previous: Answer | None, answer: Answer) -> Answer:
                                       added_by=e.added_by, added_at=e.added_at)
                        for e in previous.evidence]
     return answer
+
+
+def _new_assessment(session: Session, campaign: Campaign,
+                    frozen: list[tuple[int, int, str]], institution_id: int,
+                    system_id: int | None = None) -> Assessment:
+    """A draft assessment with one answer per frozen requirement ``(requirement id, position,
+    control id)``, each carried over from the same institution's (or system's) last one."""
+    previous = _previous_answers(session, campaign, institution_id, system_id)
+    assessment = Assessment(campaign_id=campaign.id, institution_id=institution_id,
+                            system_id=system_id, status="draft")
+    session.add(assessment)
+    session.flush()
+    session.add_all(_carried(previous.get(control_id),
+                             Answer(assessment_id=assessment.id, requirement_id=requirement_id,
+                                    position=position))
+                    for requirement_id, position, control_id in frozen)
+    return assessment
 
 
 def users_with_role(session: Session, role: Role, institution_ids: list[int] | None = None
@@ -249,18 +269,12 @@ def launch_campaign(*, session: Session, actor: Actor, campaign_id: int,
         raise Invalid("The profile of this campaign has no requirement.")
     session.add_all(CampaignRequirement(campaign_id=campaign.id, requirement_id=link.requirement_id,
                                         position=link.position) for link in links)
-    requirements = {r.id: r for r in session.scalars(select(Requirement).where(
-        Requirement.id.in_([link.requirement_id for link in links])))}
+    controls = dict(session.execute(select(Requirement.id, Requirement.control_id).where(
+        Requirement.id.in_([link.requirement_id for link in links]))).all())
+    frozen = [(link.requirement_id, link.position, controls[link.requirement_id])
+              for link in links]
     for inst_id in campaign.target_ids:
-        previous = _previous_answers(session, campaign, inst_id)
-        assessment = Assessment(campaign_id=campaign.id, institution_id=inst_id, status="draft")
-        session.add(assessment)
-        session.flush()
-        session.add_all(_carried(previous.get(requirements[link.requirement_id].control_id),
-                                 Answer(assessment_id=assessment.id,
-                                        requirement_id=link.requirement_id,
-                                        position=link.position))
-                        for link in links)
+        _new_assessment(session, campaign, frozen, inst_id)
     campaign.status, campaign.launched_at = "open", utcnow()
     flush(session)
     audit.record(session=session, actor=actor, action="compliance.campaign.launch",
@@ -316,6 +330,101 @@ def get_assessment(*, session: Session, actor: Actor, assessment_id: int,
     if found is None:
         raise _not_found("assessment")
     return found
+
+
+def frozen_requirements(session: Session, campaign_id: int) -> list[tuple[int, int, str]]:
+    """The campaign's frozen requirement set: ``(requirement id, position, control id)``."""
+    rows = session.execute(
+        select(CampaignRequirement.requirement_id, CampaignRequirement.position,
+               Requirement.control_id)
+        .join(Requirement, Requirement.id == CampaignRequirement.requirement_id)
+        .where(CampaignRequirement.campaign_id == campaign_id)
+        .order_by(CampaignRequirement.position, CampaignRequirement.id))
+    return [(int(r), int(p), str(c)) for r, p, c in rows]
+
+
+def can_add_system_assessment(actor: Actor, institution_id: int | None = None) -> bool:
+    """Whether the actor may add system assessments (of ``institution_id``): the agency
+    (campaign managers) anywhere, a focal point for its own institution."""
+    if actor.can(P.CAMPAIGN_MANAGE):
+        return True
+    return actor.can(P.ANSWER_WRITE) and actor.institution_id is not None and (
+        institution_id is None or institution_id == actor.institution_id)
+
+
+def assessment_state(assessment: Assessment) -> dict[str, Any]:
+    """The ledgered state of an assessment."""
+    return {"campaign_id": assessment.campaign_id, "institution_id": assessment.institution_id,
+            "system_id": assessment.system_id, "status": assessment.status}
+
+
+def create_system_assessment(*, session: Session, actor: Actor, campaign_id: int,
+                             institution_id: int, system_id: int) -> Assessment:
+    """Add, while the campaign is open, the assessment of one information system of a
+    target institution: the frozen requirements as answers, carried over from the system's
+    last assessment; one per campaign and system (409 for a second one)."""
+    campaign = get_campaign(session=session, actor=actor, campaign_id=campaign_id)
+    if not actor.can(P.CAMPAIGN_MANAGE):
+        ensure_in_scope(actor, institution_id, P.ANSWER_WRITE, what=Msg("institution"))
+        if actor.institution_id is None:
+            raise Forbidden("You are not allowed to do this (%(permission)s).",
+                            permission=str(P.ANSWER_WRITE))
+    if campaign.status != "open":
+        raise Conflict("Information systems can be added only while the campaign is open.")
+    institution = registry_service.get_institution(session=session, actor=actor,
+                                                   institution_id=institution_id)
+    if institution_id not in campaign.target_ids:
+        raise Invalid("The institution %(acronym)s is not assessed in this campaign.",
+                      acronym=institution.acronym)
+    system = registry_service.get_system(session=session, actor=actor, system_id=system_id)
+    if system.institution_id != institution_id:
+        raise Invalid("The information system %(name)s does not belong to %(acronym)s.",
+                      name=system.name, acronym=institution.acronym)
+    existing = session.scalar(select(Assessment.id).where(
+        Assessment.campaign_id == campaign.id, Assessment.system_id == system_id))
+    if existing is not None:
+        raise Conflict("The information system %(name)s already has an assessment in this "
+                       "campaign (assessment %(id)s).", name=system.name, id=existing)
+    try:
+        assessment = _new_assessment(session, campaign, frozen_requirements(session, campaign.id),
+                                     institution_id, system_id)
+    except IntegrityError:  # a concurrent request added it first (unique index)
+        raise Conflict("The information system %(name)s already has an assessment in this "
+                       "campaign.", name=system.name) from None
+    flush(session)
+    audit.record(session=session, actor=actor, action="compliance.assessment.create",
+                 object_type="assessment", object_id=assessment.id,
+                 object_repr=f"{campaign.name} — {institution.acronym} — {system.name}",
+                 after=assessment_state(assessment), institution_id=institution_id)
+    return assessment
+
+
+def assessable_systems(*, session: Session, actor: Actor, campaign: Campaign
+                       ) -> list[tuple[int, str]]:
+    """``(system id, "ACRONYM — system")`` of the systems the actor may add to an open
+    campaign: systems of its target institutions in the actor's scope, not yet assessed."""
+    if campaign.status != "open" or not can_add_system_assessment(actor):
+        return []
+    targets = set(campaign.target_ids)
+    if not actor.can(P.CAMPAIGN_MANAGE):
+        targets &= {actor.institution_id or -1}
+    if not targets:
+        return []
+    assessed = set(session.scalars(select(Assessment.system_id).where(
+        Assessment.campaign_id == campaign.id, Assessment.system_id.is_not(None))))
+    acronyms = {i.id: i.acronym for i in
+                registry_service.all_institutions(session=session, actor=actor)}
+    return [(s.id, f"{acronyms.get(s.institution_id, s.institution_id)} — {s.name}")
+            for s in registry_service.all_systems(session=session, actor=actor)
+            if s.institution_id in targets and s.id not in assessed]
+
+
+def system_names(*, session: Session, actor: Actor, assessments: list[Assessment]
+                 ) -> dict[int, str]:
+    """The names of the systems these assessments cover, by system id."""
+    ids = sorted({a.system_id for a in assessments if a.system_id is not None})
+    return {i: registry_service.get_system(session=session, actor=actor, system_id=i).name
+            for i in ids}
 
 
 def days_remaining(campaign: Campaign, today: dt.date | None = None) -> int:

@@ -31,6 +31,7 @@ from lakana.core.db import utcnow
 from lakana.core.errors import Conflict, Invalid, NotFound
 from lakana.core.i18n import Msg
 from lakana.core.plugins import institution_choices
+from lakana.registry import service as registry_service
 
 #: Answer statuses that are gaps to remedy.
 GAP_STATUSES = ("partial", "not_implemented")
@@ -116,11 +117,18 @@ def create_from_gap(*, session: Session, actor: Actor, answer_id: int,
     if existing is not None:
         raise Conflict("An action already remedies this gap (action %(id)s).", id=existing)
     requirement = answer.requirement
+    priority = data.priority.value
+    if "priority" not in data.model_fields_set:
+        # Unless the caller chose, the gap's weight and the institution's criticality decide.
+        institution = registry_service.get_institution(
+            session=session, actor=actor, institution_id=assessment.institution_id)
+        priority = answer_service.gap_priority(weight=requirement.weight,
+                                               tier=institution.criticality_tier)
     action = Action(institution_id=assessment.institution_id, answer_id=answer.id,
                     control_id=requirement.control_id,
                     title=data.title or f"{requirement.control_id} — {requirement.title_fr}",
                     description=data.description, owner=data.owner, due_date=data.due_date,
-                    priority=data.priority.value, created_by=actor.name)
+                    priority=priority, created_by=actor.name)
     session.add(action)
     _flush(session)
     _audit_create(session, actor, action)

@@ -4,6 +4,9 @@ Rules, in the order they apply:
 
 * **Effective rating**: the auditor's override wins (``override_status`` over ``status``,
   ``override_maturity`` over ``maturity``), as :class:`~lakana.compliance.campaigns.models.Answer`.
+* **Institution's own assessment only**: answers of system-level assessments are not pooled
+  into their institution's figures (one weak system would otherwise drag the whole
+  institution, and more systems would weigh more).
 * **Requirement**: effective maturity / 5 × 100; *not implemented* counts as 0; *not
   applicable* and unanswered answers are excluded (they count in no figure).
 * **Domain, CSF function, institution**: average of the answers' points weighted by the
@@ -25,6 +28,7 @@ institution roles; the national and per-domain figures are derived from its cell
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
@@ -94,14 +98,21 @@ class Scores(BaseModel):
     ministries: list[InstitutionFigure]
 
 
-class Cell(Figure):
+# Cells and rows are plain slotted dataclasses, not Pydantic models: a national heatmap holds
+# thousands of them, built from values already typed, and validating each one cost more than
+# the grouped query itself. Pydantic still serializes them in API responses.
+@dataclass(slots=True)
+class Cell:
     """One heatmap cell: an institution's score in a domain, and its assessment."""
 
+    score: float | None
+    answers: int
     domain_id: int
     assessment_id: int
 
 
-class HeatmapRow(BaseModel):
+@dataclass(slots=True)
+class HeatmapRow:
     """One heatmap row: an institution, its cells by domain, its overall figure."""
 
     institution_id: int
@@ -120,21 +131,26 @@ class Heatmap(BaseModel):
     rows: list[HeatmapRow]
 
 
-def _pct(points: float, maximum: float) -> float | None:
+def pct(points: float, maximum: float) -> float | None:
+    """``points`` out of ``maximum`` as a percentage with one decimal (None when nothing
+    counts)."""
     return round(100 * points / maximum, 1) if maximum else None
 
 
-def _points() -> ColumnElement[Any]:
+def points_expr() -> ColumnElement[Any]:
     """The effective points (0–5) of an answer: override first, not implemented = 0."""
     status = func.coalesce(Answer.override_status, Answer.status)
     maturity = func.coalesce(Answer.override_maturity, Answer.maturity, 0)
     return case((status == AnswerStatus.NOT_IMPLEMENTED.value, literal(0)), else_=maturity)
 
 
-def _counted() -> ColumnElement[bool]:
-    """Whether an answer counts: answered and applicable."""
+def counted_expr() -> ColumnElement[bool]:
+    """Whether an answer counts in institution figures: answered, applicable, and from the
+    institution's own assessment (a system's assessment is scored on its own, never pooled
+    into its institution's score)."""
     status = func.coalesce(Answer.override_status, Answer.status)
-    return status.is_not(None) & (status != AnswerStatus.NOT_APPLICABLE.value)
+    return (status.is_not(None) & (status != AnswerStatus.NOT_APPLICABLE.value)
+            & Assessment.system_id.is_(None))
 
 
 def _scoped(actor: Actor, campaign_id: int, *columns: Any) -> Any:
@@ -142,7 +158,7 @@ def _scoped(actor: Actor, campaign_id: int, *columns: Any) -> Any:
     stmt = (select(*columns).select_from(Answer)
             .join(Assessment, Assessment.id == Answer.assessment_id)
             .join(Requirement, Requirement.id == Answer.requirement_id)
-            .where(Assessment.campaign_id == campaign_id, _counted()))
+            .where(Assessment.campaign_id == campaign_id, counted_expr()))
     return restrict(stmt, actor=actor, permission=P.ASSESSMENT_READ,
                     scope=Assessment.institution_id)
 
@@ -153,7 +169,7 @@ def _cells(session: Session, actor: Actor, campaign_id: int
     grouped query."""
     weight = Requirement.weight
     stmt = _scoped(actor, campaign_id, Assessment.institution_id, Requirement.domain_id,
-                   func.sum(weight * _points()), func.sum(weight * 5), func.count(),
+                   func.sum(weight * points_expr()), func.sum(weight * 5), func.count(),
                    func.min(Assessment.id)
                    ).group_by(Assessment.institution_id, Requirement.domain_id)
     return [(r[0], r[1], float(r[2] or 0), float(r[3] or 0), int(r[4]), int(r[5]))
@@ -169,7 +185,7 @@ def _domains(session: Session, domain_ids: set[int], language: str) -> list[tupl
     return [(r[0], r[1], r[2] if language == "fr" else r[3]) for r in rows]
 
 
-def _tier_mean(figures: list[InstitutionFigure]) -> Figure:
+def tier_mean(figures: list[InstitutionFigure]) -> Figure:
     """The criticality-tier-weighted mean of institution scores."""
     scored = [f for f in figures if f.score is not None]
     total = sum(TIER_WEIGHTS.get(f.tier, 1) for f in scored)
@@ -185,7 +201,7 @@ class _Matrix:
         campaign_service.get_campaign(session=session, actor=actor, campaign_id=campaign_id)
         self.cells = _cells(session, actor, campaign_id)
         self.institutions = {i.id: i for i in
-                             registry_service.all_institutions(session=session, actor=actor)}
+                             registry_service.institution_summaries(session=session, actor=actor)}
         self.domains = _domains(session, {c[1] for c in self.cells}, actor.language)
         per_inst: dict[int, list[float]] = defaultdict(lambda: [0.0, 0.0, 0])
         per_domain: dict[int, list[float]] = defaultdict(lambda: [0.0, 0.0, 0])
@@ -196,16 +212,16 @@ class _Matrix:
                 acc[2] += count
         self.domain_figures = [
             DomainFigure(domain_id=d, code=code, title=title,
-                         score=_pct(per_domain[d][0], per_domain[d][1]),
+                         score=pct(per_domain[d][0], per_domain[d][1]),
                          answers=int(per_domain[d][2]))
             for d, code, title in self.domains]
         self.institution_figures = [
             InstitutionFigure(institution_id=i, acronym=found.acronym, name=found.name,
-                              tier=found.criticality_tier, score=_pct(acc[0], acc[1]),
+                              tier=found.criticality_tier, score=pct(acc[0], acc[1]),
                               answers=int(acc[2]))
             for i, acc in per_inst.items() if (found := self.institutions.get(i)) is not None]
         self.institution_figures.sort(key=lambda f: f.acronym)
-        self.national = _tier_mean(self.institution_figures)
+        self.national = tier_mean(self.institution_figures)
 
 
 def heatmap(*, session: Session, actor: Actor, campaign_id: int) -> Heatmap:
@@ -218,13 +234,14 @@ def heatmap(*, session: Session, actor: Actor, campaign_id: int) -> Heatmap:
         for domain_id, _code, _title in matrix.domains:
             cell = by_cell.get((figure.institution_id, domain_id))
             cells.append(None if cell is None else Cell(
-                domain_id=domain_id, score=_pct(cell[2], cell[3]), answers=cell[4],
+                domain_id=domain_id, score=pct(cell[2], cell[3]), answers=cell[4],
                 assessment_id=cell[5]))
         rows.append(HeatmapRow(institution_id=figure.institution_id, acronym=figure.acronym,
                                name=figure.name, cells=cells,
-                               total=Figure(score=figure.score, answers=figure.answers)))
-    return Heatmap(campaign_id=campaign_id, national=matrix.national,
-                   domains=matrix.domain_figures, rows=rows)
+                               total=Figure.model_construct(score=figure.score,
+                                                            answers=figure.answers)))
+    return Heatmap.model_construct(campaign_id=campaign_id, national=matrix.national,
+                                   domains=matrix.domain_figures, rows=rows)
 
 
 def _ministries(matrix: _Matrix) -> list[InstitutionFigure]:
@@ -244,7 +261,7 @@ def _ministries(matrix: _Matrix) -> list[InstitutionFigure]:
     result = []
     for root_id, figures in bodies.items():
         inst = matrix.institutions[root_id]
-        mean = _tier_mean(figures)
+        mean = tier_mean(figures)
         result.append(InstitutionFigure(institution_id=root_id, acronym=inst.acronym,
                                          name=inst.name, tier=inst.criticality_tier,
                                          score=mean.score, answers=mean.answers))
@@ -256,13 +273,13 @@ def scores(*, session: Session, actor: Actor, campaign_id: int) -> Scores:
     per-ministry scores of ``campaign_id`` in the actor's scope."""
     matrix = _Matrix(session, actor, campaign_id)
     stmt = _scoped(actor, campaign_id, Requirement.id, Requirement.control_id,
-                   Requirement.weight, Requirement.csf_refs, func.sum(_points()), func.count()
+                   Requirement.weight, Requirement.csf_refs, func.sum(points_expr()), func.count()
                    ).group_by(Requirement.id).order_by(Requirement.position, Requirement.id)
     requirements: list[RequirementFigure] = []
     csf: dict[str, list[float]] = {f: [0.0, 0.0, 0] for f in CSF_FUNCTIONS}
     for req_id, control_id, weight, refs, points, count in session.execute(stmt):
         requirements.append(RequirementFigure(requirement_id=req_id, control_id=control_id,
-                                              score=_pct(float(points or 0), 5 * count),
+                                              score=pct(float(points or 0), 5 * count),
                                               answers=count))
         for function in sorted({str(ref)[:2].upper() for ref in refs or []}):
             acc = csf.setdefault(function, [0.0, 0.0, 0])
@@ -271,7 +288,7 @@ def scores(*, session: Session, actor: Actor, campaign_id: int) -> Scores:
             acc[2] += count
     return Scores(
         campaign_id=campaign_id, national=matrix.national, domains=matrix.domain_figures,
-        csf_functions=[CsfFigure(function=f, score=_pct(a[0], a[1]), answers=int(a[2]))
+        csf_functions=[CsfFigure(function=f, score=pct(a[0], a[1]), answers=int(a[2]))
                        for f, a in csf.items()],
         requirements=requirements, institutions=matrix.institution_figures,
         ministries=_ministries(matrix))

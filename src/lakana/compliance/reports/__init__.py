@@ -1,0 +1,1 @@
+"""Compliance reports: trends across campaigns, peer comparison, exports and printable PDFs."""

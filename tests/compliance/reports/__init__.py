@@ -1,0 +1,1 @@
+"""Tests of compliance reports: trends, peers, exports, PDFs, pages and CLI."""
