@@ -163,3 +163,21 @@ def test_gettext_and_ngettext_follow_the_current_language() -> None:
         # Then English is the message id itself
         assert i18n.gettext("Log in") == "Log in"
         assert i18n.ngettext("%(num)s user", "%(num)s users", 2) == "2 users"
+
+
+def test_a_message_id_has_one_french_translation_across_catalogs() -> None:
+    # Catalogs of every package are merged into one: the same English text translated two
+    # ways would show one of them at random places (e.g. "Open" as a verb on a status).
+    seen: dict[str, tuple[str, str]] = {}
+    clashes = []
+    for path in sorted(SOURCE.rglob("locale/fr/*.po")):
+        with path.open("rb") as handle:
+            catalog = read_po(handle)
+        for message in catalog:
+            if not message.id or not message.string or isinstance(message.id, (tuple, list)):
+                continue
+            first = seen.setdefault(str(message.id), (str(message.string), path.name))
+            if first[0] != message.string:
+                clashes.append(f"{message.id!r}: {first[0]!r} ({first[1]}) vs "
+                               f"{message.string!r} ({path.name})")
+    assert not clashes, "\n".join(clashes)
