@@ -52,6 +52,17 @@ def generate_temporary_password() -> str:
         return candidate
 
 
+def use_cheap_hashing_for_tests() -> None:
+    """Hash with argon2id at its minimal cost from now on, in this process.
+
+    Only the test suite calls this (as Django's test settings swap their hasher): at the
+    production cost, hashing and verifying the passwords of the suite's thousands of users
+    and log-ins took most of its run time. No setting or variable reaches it.
+    """
+    global _hasher
+    _hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
 def hash_password(password: str) -> str:
     """Hash with argon2id."""
     return _hasher.hash(password)
