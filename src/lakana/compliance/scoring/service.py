@@ -172,8 +172,10 @@ def _cells(session: Session, actor: Actor, campaign_id: int
                    func.sum(weight * points_expr()), func.sum(weight * 5), func.count(),
                    func.min(Assessment.id)
                    ).group_by(Assessment.institution_id, Requirement.domain_id)
+    # Core execution on the session's connection: plain rows, without the ORM's result
+    # machinery (the rows are numbers; nothing here is an entity).
     return [(r[0], r[1], float(r[2] or 0), float(r[3] or 0), int(r[4]), int(r[5]))
-            for r in session.execute(stmt)]
+            for r in session.connection().execute(stmt).fetchall()]
 
 
 def _domains(session: Session, domain_ids: set[int], language: str) -> list[tuple[int, str, str]]:
@@ -205,20 +207,29 @@ class _Matrix:
         self.domains = _domains(session, {c[1] for c in self.cells}, actor.language)
         per_inst: dict[int, list[float]] = defaultdict(lambda: [0.0, 0.0, 0])
         per_domain: dict[int, list[float]] = defaultdict(lambda: [0.0, 0.0, 0])
-        for inst, domain, points, maximum, count, _ in self.cells:
-            for acc in (per_inst[inst], per_domain[domain]):
-                acc[0] += points
-                acc[1] += maximum
-                acc[2] += count
+        #: cells by institution then domain, for the heatmap rows.
+        self.by_institution: dict[int, dict[int, tuple[int, int, float, float, int, int]]] = (
+            defaultdict(dict))
+        for cell in self.cells:
+            inst, domain, points, maximum, count, _ = cell
+            self.by_institution[inst][domain] = cell
+            acc = per_inst[inst]
+            acc[0] += points
+            acc[1] += maximum
+            acc[2] += count
+            acc = per_domain[domain]
+            acc[0] += points
+            acc[1] += maximum
+            acc[2] += count
         self.domain_figures = [
-            DomainFigure(domain_id=d, code=code, title=title,
+            DomainFigure.model_construct(domain_id=d, code=code, title=title,
                          score=pct(per_domain[d][0], per_domain[d][1]),
                          answers=int(per_domain[d][2]))
             for d, code, title in self.domains]
         self.institution_figures = [
-            InstitutionFigure(institution_id=i, acronym=found.acronym, name=found.name,
-                              tier=found.criticality_tier, score=pct(acc[0], acc[1]),
-                              answers=int(acc[2]))
+            InstitutionFigure.model_construct(
+                institution_id=i, acronym=found.acronym, name=found.name,
+                tier=found.criticality_tier, score=pct(acc[0], acc[1]), answers=int(acc[2]))
             for i, acc in per_inst.items() if (found := self.institutions.get(i)) is not None]
         self.institution_figures.sort(key=lambda f: f.acronym)
         self.national = tier_mean(self.institution_figures)
@@ -227,15 +238,14 @@ class _Matrix:
 def heatmap(*, session: Session, actor: Actor, campaign_id: int) -> Heatmap:
     """The institutions × domains matrix of ``campaign_id`` in the actor's scope."""
     matrix = _Matrix(session, actor, campaign_id)
-    by_cell = {(c[0], c[1]): c for c in matrix.cells}
+    domain_ids = [d[0] for d in matrix.domains]
     rows = []
     for figure in matrix.institution_figures:
-        cells: list[Cell | None] = []
-        for domain_id, _code, _title in matrix.domains:
-            cell = by_cell.get((figure.institution_id, domain_id))
-            cells.append(None if cell is None else Cell(
-                domain_id=domain_id, score=pct(cell[2], cell[3]), answers=cell[4],
-                assessment_id=cell[5]))
+        found = matrix.by_institution.get(figure.institution_id, {})
+        cells: list[Cell | None] = [
+            None if (cell := found.get(domain_id)) is None else
+            Cell(pct(cell[2], cell[3]), cell[4], domain_id, cell[5])
+            for domain_id in domain_ids]
         rows.append(HeatmapRow(institution_id=figure.institution_id, acronym=figure.acronym,
                                name=figure.name, cells=cells,
                                total=Figure.model_construct(score=figure.score,
