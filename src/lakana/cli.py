@@ -24,13 +24,15 @@ app = typer.Typer(help="Lakana: national cybersecurity governance platform.",
 def _register_subcommands() -> None:
     from lakana.app import core_plugins, domains, register_all
     from lakana.core.audit.cli import app as audit_app
-    from lakana.core.auth.cli import token_app, user_app
+    from lakana.core.auth.cli import sharing_app, token_app, user_app
     from lakana.core.jobs.cli import app as jobs_app
     from lakana.core.jobs.cli import worker as worker_command
 
     register_all([*core_plugins(), *domains()])
     app.add_typer(user_app, name="user", help="Manage accounts.")
     app.add_typer(token_app, name="token", help="Manage API tokens.")
+    app.add_typer(sharing_app, name="sharing-group",
+                  help="Manage sharing groups of partner CERTs.")
     app.add_typer(audit_app, name="audit", help="Verify and export the audit ledger.")
     app.command("worker", help="Run background jobs (several workers may share PostgreSQL).")(
         worker_command)

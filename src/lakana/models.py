@@ -11,7 +11,11 @@ from lakana.core.db import Base
 from lakana.core.files import models as files_models  # noqa: F401
 from lakana.core.jobs import models as jobs_models  # noqa: F401
 from lakana.core.notifications import models as notifications_models  # noqa: F401
+from lakana.csirt import advisory_models as csirt_advisory_models  # noqa: F401
+from lakana.csirt import coordination_models as csirt_coordination_models  # noqa: F401
+from lakana.csirt import exchange_models as csirt_exchange_models  # noqa: F401
 from lakana.csirt import models as csirt_models  # noqa: F401
+from lakana.csirt import sharing_models as csirt_sharing_models  # noqa: F401
 from lakana.registry import models as registry_models  # noqa: F401
 
 metadata = Base.metadata

@@ -2,7 +2,7 @@
 
 from enum import StrEnum
 
-from lakana.core.auth.rbac import Role, grant
+from lakana.core.auth.rbac import STAFF_ROLES, Role, grant
 
 
 class CompliancePermission(StrEnum):
@@ -15,5 +15,5 @@ class CompliancePermission(StrEnum):
 def register() -> None:
     """Grant the compliance permissions to roles: the baseline is national, everyone reads it;
     the agency imports catalogs and profiles."""
-    grant([CompliancePermission.CATALOG_READ], *Role)
+    grant([CompliancePermission.CATALOG_READ], *STAFF_ROLES)
     grant([CompliancePermission.CATALOG_MANAGE], Role.PLATFORM_ADMIN, Role.AGENCY_OFFICER)

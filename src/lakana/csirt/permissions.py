@@ -2,7 +2,7 @@
 
 from enum import StrEnum
 
-from lakana.core.auth.rbac import Role, grant
+from lakana.core.auth.rbac import STAFF_ROLES, Role, grant
 
 
 class CsirtPermission(StrEnum):
@@ -18,15 +18,29 @@ class CsirtPermission(StrEnum):
     CASE_MANAGE = "csirt:case:manage"
     #: See the public reports queue and national metrics.
     NATIONAL_READ = "csirt:national:read"
+    #: Coordinate: notify institutions, publish advisories, share with partner sharing
+    #: groups, import and export STIX/MISP (the centre).
+    COORDINATE = "csirt:coordination:manage"
+    #: Read the advisories addressed to institutions (public ones need no account).
+    ADVISORY_READ = "csirt:advisory:read"
+    #: Register webhook endpoints (institution staff: their own institution's).
+    WEBHOOK_MANAGE = "csirt:webhook:manage"
+    #: Pull what is shared with one's sharing groups (TAXII): partner CERTs.
+    SHARING_PULL = "csirt:sharing:pull"
 
 
 def register() -> None:
     """Grant the CSIRT permissions: every role reads (scoped); focal points report and
     contribute for their institution; analysts (and the platform administrator) manage;
     auditors and agency officers read nationally."""
-    grant([CsirtPermission.CASE_READ], *Role)
+    grant([CsirtPermission.CASE_READ], *STAFF_ROLES)
     grant([CsirtPermission.CASE_REPORT, CsirtPermission.CASE_CONTRIBUTE], Role.FOCAL_POINT,
           Role.CSIRT_ANALYST, Role.PLATFORM_ADMIN)
     grant([CsirtPermission.CASE_MANAGE], Role.CSIRT_ANALYST, Role.PLATFORM_ADMIN)
     grant([CsirtPermission.NATIONAL_READ], Role.CSIRT_ANALYST, Role.PLATFORM_ADMIN,
           Role.AGENCY_OFFICER, Role.AUDITOR)
+    grant([CsirtPermission.COORDINATE], Role.CSIRT_ANALYST, Role.PLATFORM_ADMIN)
+    grant([CsirtPermission.ADVISORY_READ], *STAFF_ROLES)
+    grant([CsirtPermission.WEBHOOK_MANAGE], Role.FOCAL_POINT, Role.CSIRT_ANALYST,
+          Role.PLATFORM_ADMIN)
+    grant([CsirtPermission.SHARING_PULL], Role.PARTNER, Role.CSIRT_ANALYST, Role.PLATFORM_ADMIN)

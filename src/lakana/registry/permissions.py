@@ -2,7 +2,7 @@
 
 from enum import StrEnum
 
-from lakana.core.auth.rbac import Role, grant
+from lakana.core.auth.rbac import STAFF_ROLES, Role, grant
 
 
 class RegistryPermission(StrEnum):
@@ -24,7 +24,7 @@ def register() -> None:
         lambda session, acronym: get_institution_id_by_acronym(session=session, acronym=acronym))
     register_institution_choices(lambda session: institution_choices(session=session))
     read = [RegistryPermission.INSTITUTION_READ, RegistryPermission.SYSTEM_READ]
-    grant(read, *Role)
+    grant(read, *STAFF_ROLES)
     grant(RegistryPermission, Role.PLATFORM_ADMIN, Role.AGENCY_OFFICER)
     grant([RegistryPermission.INSTITUTION_WRITE, RegistryPermission.SYSTEM_WRITE],
           Role.FOCAL_POINT)

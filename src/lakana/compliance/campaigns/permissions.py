@@ -2,7 +2,7 @@
 
 from enum import StrEnum
 
-from lakana.core.auth.rbac import Role, grant
+from lakana.core.auth.rbac import STAFF_ROLES, Role, grant
 
 
 class CampaignPermission(StrEnum):
@@ -20,7 +20,7 @@ def register() -> None:
     """Grant the campaign permissions: everyone reads (institution roles only their own
     institution's assessments, by scope); focal points answer; auditors and agency officers
     review and override; agency officers manage campaigns and approve."""
-    grant([CampaignPermission.CAMPAIGN_READ, CampaignPermission.ASSESSMENT_READ], *Role)
+    grant([CampaignPermission.CAMPAIGN_READ, CampaignPermission.ASSESSMENT_READ], *STAFF_ROLES)
     grant([CampaignPermission.CAMPAIGN_MANAGE, CampaignPermission.ASSESSMENT_APPROVE],
           Role.PLATFORM_ADMIN, Role.AGENCY_OFFICER)
     grant([CampaignPermission.ASSESSMENT_REVIEW], Role.PLATFORM_ADMIN, Role.AGENCY_OFFICER,

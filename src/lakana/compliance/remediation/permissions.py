@@ -2,7 +2,7 @@
 
 from enum import StrEnum
 
-from lakana.core.auth.rbac import Role, grant
+from lakana.core.auth.rbac import STAFF_ROLES, Role, grant
 
 
 class ActionPermission(StrEnum):
@@ -15,6 +15,6 @@ class ActionPermission(StrEnum):
 def register() -> None:
     """Everyone reads (institution roles their own institution's actions, scoped in
     services); a focal point writes its own institution's; the agency writes all."""
-    grant([ActionPermission.ACTION_READ], *Role)
+    grant([ActionPermission.ACTION_READ], *STAFF_ROLES)
     grant([ActionPermission.ACTION_WRITE], Role.FOCAL_POINT, Role.AGENCY_OFFICER,
           Role.PLATFORM_ADMIN)

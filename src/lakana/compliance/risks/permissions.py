@@ -2,7 +2,7 @@
 
 from enum import StrEnum
 
-from lakana.core.auth.rbac import Role, grant
+from lakana.core.auth.rbac import STAFF_ROLES, Role, grant
 
 
 class RiskPermission(StrEnum):
@@ -17,7 +17,7 @@ def register() -> None:
     """Grant the risk permissions: everyone reads (institution roles their own institution's
     risks, scoped in services, and the national priorities); a focal point writes its own
     register; the agency writes every register and manages the national priorities."""
-    grant([RiskPermission.RISK_READ], *Role)
+    grant([RiskPermission.RISK_READ], *STAFF_ROLES)
     grant([RiskPermission.RISK_WRITE], Role.FOCAL_POINT, Role.AGENCY_OFFICER,
           Role.PLATFORM_ADMIN)
     grant([RiskPermission.PRIORITY_MANAGE], Role.AGENCY_OFFICER, Role.PLATFORM_ADMIN)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
-from lakana.core.auth import service
+from lakana.core.auth import service, sharing
 from lakana.core.auth.models import User
 from lakana.core.auth.rbac import Role, system_actor
 from lakana.core.cli_support import (
@@ -22,6 +22,7 @@ from lakana.core.cli_support import (
 
 user_app = typer.Typer(no_args_is_help=True)
 token_app = typer.Typer(no_args_is_help=True)
+sharing_app = typer.Typer(no_args_is_help=True)
 
 CLI_ACTOR_NAME = "lakana cli"
 
@@ -48,17 +49,27 @@ def create(
     password_stdin: Annotated[bool, typer.Option("--password-stdin",
                                                  help="Read the password on standard input.")]
     = False,
+    sharing_group: Annotated[list[str] | None, typer.Option(
+        "--sharing-group", help="Sharing group of a partner account (repeatable).")] = None,
 ) -> None:
     """Create an account (the password is read on standard input)."""
     if not password_stdin:
         fail("give the password with --password-stdin")
+    if sharing_group and role is not Role.PARTNER:
+        fail("--sharing-group is for partner accounts (--role partner)")
     password = read_secret_from_stdin()
+    actor = system_actor(CLI_ACTOR_NAME, "cli")
     with cli_transaction() as session:
+        groups = [sharing.get_group_by_name(session=session, name=name)
+                  for name in sharing_group or []]
         user = service.create_user(
-            session=session, actor=system_actor(CLI_ACTOR_NAME, "cli"), email=email,
+            session=session, actor=actor, email=email,
             full_name=full_name or email.split("@")[0], role=role, password=password,
             institution_id=_institution_id(session, institution), language=language)
-        typer.echo(f"user created: {user.email} ({user.role})")
+        for group in groups:
+            sharing.add_member(session=session, actor=actor, group=group, user=user)
+        joined = f" in {', '.join(g.name for g in groups)}" if groups else ""
+        typer.echo(f"user created: {user.email} ({user.role}){joined}")
 
 
 @user_app.command("list")
@@ -167,3 +178,47 @@ def token_revoke(token_id: int) -> None:
         service.revoke_token(session=session, actor=system_actor(CLI_ACTOR_NAME, "cli"),
                              token_id=token_id)
     typer.echo(f"token revoked: {token_id}")
+
+
+@sharing_app.command("create")
+@friendly_errors
+def sharing_group_create(
+    name: str,
+    description: Annotated[str, typer.Option(help="What the group is for.")] = "",
+) -> None:
+    """Create a sharing group (a circle of partner CERTs)."""
+    with cli_transaction() as session:
+        group = sharing.create_group(session=session, actor=system_actor(CLI_ACTOR_NAME, "cli"),
+                                     name=name, description=description)
+        typer.echo(f"sharing group created: {group.name}")
+
+
+@sharing_app.command("list")
+def sharing_group_list(
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+) -> None:
+    """List sharing groups and their members."""
+    with cli_transaction() as session:
+        rows: list[dict[str, Any]] = [
+                {"id": g.id, "name": g.name, "description": g.description,
+                 "members": [u.email for u in sharing.members(session=session, group_id=g.id)]}
+                for g in sharing.list_groups(session=session)]
+    if as_json:
+        echo_json(rows)
+        return
+    table = Table("id", "name", "members", "description")
+    for row in rows:
+        table.add_row(str(row["id"]), str(row["name"]), ", ".join(row["members"]),
+                      str(row["description"]))
+    Console().print(table)
+
+
+@sharing_app.command("add-member")
+@friendly_errors
+def sharing_group_add_member(name: str, email: str) -> None:
+    """Put a partner account in a sharing group."""
+    with cli_transaction() as session:
+        group = sharing.get_group_by_name(session=session, name=name)
+        sharing.add_member(session=session, actor=system_actor(CLI_ACTOR_NAME, "cli"),
+                           group=group, user=_user(session, email))
+    typer.echo(f"{email} added to {name}")

@@ -83,3 +83,31 @@ class ApiToken(Base):
     last_used_at: Mapped[dt.datetime | None] = mapped_column()
     revoked_at: Mapped[dt.datetime | None] = mapped_column()
     note: Mapped[str | None] = mapped_column(Text)
+
+
+class SharingGroup(Base):
+    """A circle of trust the centre shares with (MISP's sharing groups): partner CERTs.
+
+    A partner account belongs to one or more groups and pulls only what was shared with them.
+    """
+
+    __tablename__ = "core_sharing_group"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: A short name, used in URLs, the CLI and TAXII collection titles (e.g. ``ecowas-certs``).
+    name: Mapped[str] = mapped_column(String(60), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(254), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class SharingGroupMember(Base):
+    """One account's membership of a sharing group."""
+
+    __tablename__ = "core_sharing_group_member"
+
+    group_id: Mapped[int] = mapped_column(
+        ForeignKey("core_sharing_group.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("core_user.id", ondelete="CASCADE"), primary_key=True, index=True)
+    added_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -30,6 +30,9 @@ class Role(StrEnum):
     AUDITOR = "auditor"
     FOCAL_POINT = "focal_point"
     INSTITUTION_VIEWER = "institution_viewer"
+    #: A partner CERT abroad: pulls what the centre shares with its sharing groups (TAXII),
+    #: sees nothing else.
+    PARTNER = "partner"
 
 
 #: Roles of the national agency: they see every institution and must use MFA.
@@ -39,6 +42,9 @@ NATIONAL_ROLES: frozenset[Role] = frozenset(
 #: Roles tied to one institution: they see and (focal point) edit only its data.
 INSTITUTION_ROLES: frozenset[Role] = frozenset({Role.FOCAL_POINT, Role.INSTITUTION_VIEWER})
 MFA_REQUIRED_ROLES: frozenset[Role] = NATIONAL_ROLES
+#: Everyone who works in the national system (every role but ``partner``): domains grant
+#: their read permissions to these, so a partner account reads nothing by default.
+STAFF_ROLES: tuple[Role, ...] = tuple(role for role in Role if role is not Role.PARTNER)
 
 ROLE_LABELS: dict[Role, str] = {
     Role.PLATFORM_ADMIN: N_("Platform administrator"),
@@ -47,6 +53,7 @@ ROLE_LABELS: dict[Role, str] = {
     Role.AUDITOR: N_("Auditor"),
     Role.FOCAL_POINT: N_("Institution focal point"),
     Role.INSTITUTION_VIEWER: N_("Institution viewer"),
+    Role.PARTNER: N_("Partner CERT"),
 }
 
 

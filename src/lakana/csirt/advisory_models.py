@@ -1,0 +1,1 @@
+"""Tables of the CSIRT advisory slice (being built)."""

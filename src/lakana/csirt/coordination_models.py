@@ -1,0 +1,1 @@
+"""Tables of the CSIRT coordination slice (being built)."""

@@ -1,0 +1,1 @@
+"""Tables of the CSIRT sharing slice (being built)."""
