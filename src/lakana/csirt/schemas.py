@@ -51,6 +51,8 @@ class Source(StrEnum):
     PUBLIC = "public"
     ANALYST = "analyst"
     DETECTION = "detection"
+    #: Imported from a partner (STIX bundle, MISP event).
+    PARTNER = "partner"
 
 
 class TaskStatus(StrEnum):
@@ -71,6 +73,7 @@ LABELS: dict[str, str] = {
     "no_action": N_("No action needed"),
     "institution": N_("Institution"), "public": N_("Public"), "analyst": N_("Analyst"),
     "detection": N_("Detection"),
+    "partner": N_("Partner"),
     "open": N_("Open"), "done": N_("Done"), "cancelled": N_("Cancelled"),
 }
 
