@@ -215,3 +215,29 @@ def test_a_bad_month_is_refused_in_french(analyst: User,
     answer = login_as(analyst).get("/csirt/reports/monthly.pdf?month=2026-13")
     assert answer.status_code == 422
     assert "AAAA-MM" in answer.text
+
+
+def test_institution_metrics_page_shows_own_figures_and_lets_the_centre_choose(
+        timed_cases: dict[str, int], csirt_institutions: Institutions, analyst: User,
+        focal_a: User, focal_b: User, login_as: Callable[[User], TestClient]) -> None:
+    query = f"from={PERIOD.start}&to={PERIOD.end}"
+    # A focal point of B sees B's single case (critical), not A's, and no institution picker
+    staff = login_as(focal_b)
+    page = staff.get(f"/csirt/metrics/institution?{query}")
+    assert page.status_code == 200, page.text
+    assert "INSTB" in page.text and 'name="institution_id"' not in page.text
+    assert "Critique" in page.text and "Élevée" not in page.text
+    # Naming another institution changes nothing for institution staff
+    page = staff.get(
+        f"/csirt/metrics/institution?{query}&institution_id={csirt_institutions.a}")
+    assert "Élevée" not in page.text
+    # The centre picks A: A's high cases and their mean time to resolve (40.0 h)
+    centre = login_as(analyst)
+    page = centre.get(
+        f"/csirt/metrics/institution?{query}&institution_id={csirt_institutions.a}")
+    assert page.status_code == 200
+    assert 'name="institution_id"' in page.text and "40.0" in page.text
+    assert "Critique" not in page.text.split("<main", 1)[-1].split("</form>", 1)[-1]
+    # A bad id is a clear 422, not a crash
+    bad = centre.get("/csirt/metrics/institution?institution_id=abc")
+    assert bad.status_code == 422

@@ -340,6 +340,14 @@ def weekly_series(*, session: Session, actor: Actor, weeks: int = 12,
     return _weekly(session, _national(actor), weeks, today)
 
 
+def institution_weekly_series(*, session: Session, actor: Actor, weeks: int = 12,
+                              institution_id: int | None = None,
+                              today: dt.date | None = None) -> tuple[Week, ...]:
+    """The same weekly series for the reader's own institution (or ``institution_id`` for a
+    national reader)."""
+    return _weekly(session, _institutional(actor, institution_id), weeks, today)
+
+
 # -- dashboard and monthly report ------------------------------------------------------------
 
 def _open_by_severity(session: Session, stmt: Any, moment: dt.datetime | None) -> dict[str, int]:

@@ -1,6 +1,8 @@
 """HTML pages of incident metrics.
 
 * ``GET /csirt/dashboard?from=&to=`` — the national incident dashboard (national roles);
+* ``GET /csirt/metrics/institution?from=&to=&institution_id=`` — one institution's response
+  times and weekly cases (its own staff; national readers choose the institution);
 * ``GET /csirt/reports/monthly?month=YYYY-MM`` — the monthly report page, and
   ``GET /csirt/reports/monthly.pdf?month=YYYY-MM`` — the same, printable (French PDF).
 """
@@ -13,8 +15,9 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from lakana.core.auth.deps import CurrentActor, DbSession
+from lakana.core.errors import Invalid
 from lakana.core.web.templating import render
-from lakana.csirt import metrics, severity
+from lakana.csirt import metrics, service, severity
 
 router = APIRouter(prefix="/csirt")
 
@@ -40,6 +43,39 @@ def dashboard(request: Request, session: DbSession, actor: CurrentActor,
         "severity_labels": severity.LABELS, "fills": SEVERITY_FILLS,
         "closed_fill": CLOSED_FILL, "chart_height": CHART_HEIGHT, "bar_width": BAR_WIDTH,
         "scale": CHART_HEIGHT / peak, "peak": peak})
+
+
+@router.get("/metrics/institution")
+def institution(request: Request, session: DbSession, actor: CurrentActor,
+                date_from: Annotated[str | None, Query(alias="from")] = None,
+                to: str | None = None,
+                institution_id: Annotated[str | None, Query()] = None) -> Response:
+    """One institution's incident metrics: response times by severity and class, and weekly
+    cases. Institution staff see their own; national readers pick one (or see all cases)."""
+    period = metrics.parse_period(date_from, to)
+    chosen = _institution_param(institution_id) if actor.is_national else None
+    by_severity = metrics.institution_metrics(session=session, actor=actor, period=period,
+                                              group="severity", institution_id=chosen)
+    by_class = metrics.institution_metrics(session=session, actor=actor, period=period,
+                                           group="class", institution_id=chosen)
+    weeks = metrics.institution_weekly_series(session=session, actor=actor,
+                                              institution_id=chosen)
+    names = service.institution_names(session=session)
+    own = actor.institution_id if not actor.is_national else chosen
+    return render(request, "csirt/metrics/institution.html", {
+        "period": period, "by_severity": by_severity, "by_class": by_class, "weeks": weeks,
+        "institution_name": names.get(own) if own is not None else None,
+        "choices": sorted(names.items(), key=lambda item: item[1]) if actor.is_national
+        else [], "chosen": chosen})
+
+
+def _institution_param(value: str | None) -> int | None:
+    # An empty select means "every institution"; anything else must be an id.
+    if value is None or not value.strip():
+        return None
+    if not value.strip().isdigit() or len(value.strip()) > 12:
+        raise Invalid("Unknown institution.")
+    return int(value)
 
 
 @router.get("/reports/monthly")
