@@ -182,8 +182,8 @@ def serve(
     """Serve the web UI and the API."""
     import uvicorn
 
-    uvicorn.run("lakana.app:create_app", factory=True, host=host, port=port, workers=workers,
-                proxy_headers=False, server_header=False)
+    uvicorn.run("lakana.app:create_server_app", factory=True, host=host, port=port,
+                workers=workers, proxy_headers=False, server_header=False)
 
 
 def main() -> None:
