@@ -17,7 +17,6 @@ the centre; it is an HTML page and a PDF drawn by WeasyPrint, which fetches noth
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,8 +24,6 @@ from typing import Any
 import jinja2
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from weasyprint import CSS, HTML  # type: ignore[import-untyped]
-from weasyprint.urls import URLFetcher  # type: ignore[import-untyped]
 
 from lakana.core import i18n
 from lakana.core.audit import record, record_read
@@ -36,6 +33,7 @@ from lakana.core.concurrency import check_version, flush_or_conflict
 from lakana.core.db import as_utc, utcnow
 from lakana.core.errors import Conflict, Invalid
 from lakana.core.i18n import N_
+from lakana.core.web import pdf
 from lakana.core.web.templating import build_environment
 from lakana.csirt import access, clocks, severity, taxonomy, timeline, tlp
 from lakana.csirt.models import Case, CaseEvent
@@ -59,19 +57,6 @@ td, th { border: 0.3mm solid #999; padding: 1mm 2mm; text-align: left; vertical-
 .tlp { font-weight: bold; } .hint { color: #444; font-size: 9pt; }
 .report-actions { display: none; }
 """
-
-_log = logging.getLogger(__name__)
-
-
-class OfflineFetcher(URLFetcher):  # type: ignore[misc]
-    """A WeasyPrint URL fetcher that refuses everything but ``data:`` URIs."""
-
-    def fetch(self, url: str, headers: dict[str, str] | None = None) -> Any:
-        """Serve a ``data:`` URI; refuse (raise) any other URL."""
-        if not url.strip().lower().startswith("data:"):
-            _log.warning("hand-over report refused to fetch %s", url[:200])
-            raise ValueError(f"external resources are refused in reports: {url[:200]}")
-        return super().fetch(url, headers)
 
 
 @dataclass(frozen=True)
@@ -287,9 +272,7 @@ def render_referral(*, session: Session, actor: Actor, case_id: int) -> str:
 
 def to_pdf(html: str) -> bytes:
     """The PDF of a standalone report (A4; nothing fetched from outside)."""
-    data: bytes = HTML(string=html, base_url=None, url_fetcher=OfflineFetcher()).write_pdf(
-        stylesheets=[CSS(string=PRINT_CSS, url_fetcher=OfflineFetcher())])
-    return data
+    return pdf.to_pdf(html, stylesheet=PRINT_CSS)
 
 
 def report_pdf(*, session: Session, actor: Actor, case_id: int, kind: str) -> tuple[bytes, str]:

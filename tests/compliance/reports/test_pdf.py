@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from lakana.compliance.reports import pdf
+from lakana.core.web import pdf as core_pdf
 from lakana.core.auth.rbac import Role
 from tests.compliance.reports.conftest import Reports
 from tests.conftest import Factory
@@ -17,7 +18,7 @@ Client = Callable[..., TestClient]
 
 
 def test_fetcher_refuses_every_url_but_data() -> None:
-    fetcher = pdf.OfflineFetcher()
+    fetcher = core_pdf.OfflineFetcher()
     for url in ("http://127.0.0.1:9/x.css", "https://example.org/f.woff2",
                 "file:///etc/passwd", "ftp://example.org/x"):
         with pytest.raises(ValueError, match="refused"):

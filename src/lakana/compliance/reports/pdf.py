@@ -8,14 +8,11 @@ inline SVG) and the only font is DejaVu Sans, found locally by fontconfig.
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
 import jinja2
 from sqlalchemy.orm import Session
-from weasyprint import HTML  # type: ignore[import-untyped]
-from weasyprint.urls import URLFetcher  # type: ignore[import-untyped]
 
 from lakana.compliance.remediation.schemas import LABELS as ACTION_LABELS
 from lakana.compliance.reports import peers, service
@@ -24,6 +21,7 @@ from lakana.compliance.risks.schemas import LEVEL_CLASSES
 from lakana.compliance.scoring import service as scoring
 from lakana.core import i18n
 from lakana.core.auth.rbac import Actor
+from lakana.core.web import pdf
 from lakana.core.web.templating import build_environment
 from lakana.registry.schemas import label
 
@@ -32,19 +30,6 @@ INSTITUTION_PDF = "compliance/reports/institution_pdf.html"
 NATIONAL_PDF = "compliance/reports/national_pdf.html"
 #: Colour of each score band in the SVG bars and charts (the stylesheet's own colours).
 BAND_COLOURS = {"ok": "#0b6b3a", "medium": "#b8860b", "bad": "#b3261e", "": "#888888"}
-
-_log = logging.getLogger(__name__)
-
-
-class OfflineFetcher(URLFetcher):  # type: ignore[misc]
-    """A WeasyPrint URL fetcher that refuses everything but ``data:`` URIs."""
-
-    def fetch(self, url: str, headers: dict[str, str] | None = None) -> Any:
-        """Serve a ``data:`` URI; refuse (raise) any other URL."""
-        if not url.strip().lower().startswith("data:"):
-            _log.warning("report rendering refused to fetch %s", url[:200])
-            raise ValueError(f"external resources are refused in reports: {url[:200]}")
-        return super().fetch(url, headers)
 
 
 def _risk_class(score: int) -> str:
@@ -90,8 +75,7 @@ def render_html(env: jinja2.Environment, template: str, context: dict[str, Any],
 
 def to_pdf(html: str) -> bytes:
     """The PDF of a standalone report page (A4; nothing fetched from outside)."""
-    data: bytes = HTML(string=html, base_url=None, url_fetcher=OfflineFetcher()).write_pdf()
-    return data
+    return pdf.to_pdf(html)
 
 
 def institution_pdf(*, session: Session, actor: Actor, env: jinja2.Environment,
