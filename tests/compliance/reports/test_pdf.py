@@ -9,8 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from lakana.compliance.reports import pdf
-from lakana.core.web import pdf as core_pdf
 from lakana.core.auth.rbac import Role
+from lakana.core.web import pdf as core_pdf
 from tests.compliance.reports.conftest import Reports
 from tests.conftest import Factory
 
