@@ -29,13 +29,25 @@ PUBLIC = {("GET", "/login"), ("POST", "/login"), ("POST", "/language"), ("POST",
           # Public incident reports: no account, rate limited (csirt/public_*.py)
           ("GET", "/public/report"), ("POST", "/public/report"), ("GET", "/public/status"),
           ("POST", "/public/status"), ("POST", "/api/v1/public/reports"),
-          ("GET", "/api/v1/public/reports/status")}
+          ("GET", "/api/v1/public/reports/status"),
+          # Public advisories and their CSAF 2.0 distribution (csirt/advisory_*.py)
+          ("GET", "/advisories"), ("GET", "/advisories/{tracking_id}"),
+          ("GET", "/.well-known/csaf/provider-metadata.json"),
+          ("GET", "/.well-known/csaf/openpgp/{key_fingerprint}.asc"),
+          ("GET", "/.well-known/csaf/white/"), ("GET", "/.well-known/csaf/white/index.txt"),
+          ("GET", "/.well-known/csaf/white/changes.csv"),
+          ("GET", "/.well-known/csaf/white/{csaf_year}/"),
+          ("GET", "/.well-known/csaf/white/{csaf_year}/{csaf_file}")}
 #: Routes reachable with a password-only session (the second-factor steps).
 PENDING_SESSION = {("GET", "/login/mfa"), ("POST", "/login/mfa"),
                    ("GET", "/login/mfa/enroll"), ("POST", "/login/mfa/enroll")}
 #: Routes where any logged-in person acts on their own account or inbox only.
 SELF_SERVICE_PREFIXES = ("/account", "/api/v1/me", "/api/v1/tokens", "/notifications",
                          "/api/v1/notifications")
+
+#: The TAXII 2.1 server (csirt/taxii_api.py): its own media type and authentication (HTTP
+#: Basic, tokens, or a session); anonymous callers get 401, other refusals are TAXII errors.
+TAXII_PREFIX = "/taxii2/"
 
 #: Query strings that GET routes with required query parameters need to answer 200.
 REQUIRED_QUERY = {"/audit/export": "from_seq=1&to_seq=1",
@@ -263,6 +275,79 @@ def _make_case_observable(world_factory: Factory, institution_id: int) -> int:
             value=f"case{case_id}.example.ml").id
 
 
+def _make_advisory(world_factory: Factory, institution_id: int) -> int:
+    """A draft advisory: advisories belong to no institution, and a draft is the centre's
+    alone (anyone else gets 404)."""
+    from lakana.core.auth.rbac import system_actor
+    from lakana.csirt import advisories
+    from lakana.csirt.advisories import AdvisoryCreate
+
+    with world_factory.session_factory.begin() as session:
+        return advisories.create_advisory(
+            session=session, actor=system_actor("tests"), data=AdvisoryCreate(
+                title_fr="Avis B", summary_fr="Brouillon", audience="institutions",
+                tlp="green")).id
+
+
+def _advisory_file(world_factory: Factory, institution_id: int) -> str:
+    """The CSAF file name of the newest advisory (made just before by ``_make_advisory``)."""
+    from sqlalchemy import select
+
+    from lakana.csirt import csaf
+    from lakana.csirt.advisory_models import Advisory
+
+    with world_factory.session_factory() as session:
+        tracking_id = session.scalars(select(Advisory.tracking_id)
+                                      .order_by(Advisory.id.desc())).first()
+    return csaf.file_name(tracking_id or "none")
+
+
+def _advisory_tracking_id(world_factory: Factory, institution_id: int) -> str:
+    from sqlalchemy import select
+
+    from lakana.csirt.advisory_models import Advisory
+
+    advisory_id = _make_advisory(world_factory, institution_id)
+    with world_factory.session_factory() as session:
+        return session.scalars(select(Advisory.tracking_id)
+                               .where(Advisory.id == advisory_id)).one()
+
+
+def _make_notice(world_factory: Factory, institution_id: int) -> int:
+    from lakana.csirt.coordination_models import CaseNotice
+
+    case_id = _make_csirt_case(world_factory, institution_id)
+    with world_factory.session_factory.begin() as session:
+        notice = CaseNotice(case_id=case_id, institution_id=institution_id, message="Avis B",
+                            tlp="amber")
+        session.add(notice)
+        session.flush()
+        return notice.id
+
+
+def _make_webhook(world_factory: Factory, institution_id: int) -> int:
+    from lakana.csirt.coordination_models import Webhook
+
+    with world_factory.session_factory.begin() as session:
+        hook = Webhook(institution_id=institution_id, url="https://8.8.8.8/hook",
+                       secret_encrypted="v1.x", events=["case.notification"])
+        session.add(hook)
+        session.flush()
+        return hook.id
+
+
+def _make_webhook_delivery(world_factory: Factory, institution_id: int) -> int:
+    from lakana.csirt.coordination_models import WebhookDelivery
+
+    hook_id = _make_webhook(world_factory, institution_id)
+    with world_factory.session_factory.begin() as session:
+        delivery = WebhookDelivery(webhook_id=hook_id, event="test", payload={},
+                                   status="failed")
+        session.add(delivery)
+        session.flush()
+        return delivery.id
+
+
 def _make_observable(world_factory: Factory, institution_id: int) -> int:
     from lakana.csirt.models import CaseObservable
 
@@ -271,6 +356,56 @@ def _make_observable(world_factory: Factory, institution_id: int) -> int:
         link = session.get(CaseObservable, link_id)
         assert link is not None
         return link.observable_id
+
+
+def _sharing_group(world_factory: Factory, institution_id: int) -> int:
+    from lakana.core.auth import sharing
+    from lakana.core.auth.rbac import system_actor
+
+    name = f"routes-{institution_id}"
+    with world_factory.session_factory.begin() as session:
+        try:
+            return sharing.get_group_by_name(session=session, name=name).id
+        except Exception:
+            return sharing.create_group(session=session, actor=system_actor("tests"),
+                                        name=name).id
+
+
+def _make_collection(world_factory: Factory, institution_id: int) -> str:
+    # A sharing group's TAXII collection (groups belong to no institution: the focal point
+    # of A is refused because it pulls nothing, and answered 404 like any unknown collection)
+    from lakana.csirt.sharing_service import collection_id
+
+    return collection_id(_sharing_group(world_factory, institution_id))
+
+
+def _make_shared_object(world_factory: Factory, institution_id: int) -> str:
+    import uuid
+
+    from lakana.core.db import utcnow
+    from lakana.csirt.sharing_models import SharedObject
+
+    stix_id = f"identity--{uuid.uuid4()}"
+    with world_factory.session_factory.begin() as session:
+        session.add(SharedObject(
+            group_id=_sharing_group(world_factory, institution_id), stix_id=stix_id,
+            stix_type="identity", version="2026-01-01T00:00:00.000Z", version_at=utcnow(),
+            payload={"type": "identity", "id": stix_id, "spec_version": "2.1",
+                     "name": "Routes", "created": "2026-01-01T00:00:00.000Z",
+                     "modified": "2026-01-01T00:00:00.000Z"}))
+    return stix_id
+
+
+def _make_case_share(world_factory: Factory, institution_id: int) -> int:
+    from lakana.csirt.sharing_models import CaseShare
+
+    case_id = _make_csirt_case(world_factory, institution_id)
+    with world_factory.session_factory.begin() as session:
+        share = CaseShare(case_id=case_id, group_id=_sharing_group(world_factory,
+                                                                   institution_id))
+        session.add(share)
+        session.flush()
+        return share.id
 
 
 #: Parameters of national objects (the security baseline belongs to no institution): everyone
@@ -302,6 +437,17 @@ OBJECT_MAKERS: dict[str, Callable[[Factory, int], Any]] = {
     "attachment_id": _make_case_attachment,
     "case_observable_id": _make_case_observable,
     "observable_id": _make_observable,
+    "tracking_id": _advisory_tracking_id,
+    "advisory_id": _make_advisory,
+    "csaf_file": _advisory_file,
+    "csaf_year": lambda f, b: "2026",
+    "key_fingerprint": lambda f, b: "0" * 40,
+    "collection_id": _make_collection,
+    "object_id": _make_shared_object,
+    "share_id": _make_case_share,
+    "notice_id": _make_notice,
+    "webhook_id": _make_webhook,
+    "delivery_id": _make_webhook_delivery,
 }
 
 
@@ -325,6 +471,8 @@ def _fill(case: RouteCase, values: dict[str, Any]) -> str:
 def _call(client: TestClient, case: RouteCase, path: str, csrf: str | None) -> Any:
     headers = {"X-CSRF-Token": csrf} if csrf else {}
     headers["Accept"] = "application/json" if case.is_api else "text/html"
+    if case.path.startswith(TAXII_PREFIX):
+        headers["Accept"] = "application/taxii+json;version=2.1"  # TAXII answers 406 to HTML
     if case.method in ("GET", "DELETE"):
         return client.request(case.method, path, headers=headers, follow_redirects=False)
     return client.request(case.method, path, headers=headers, json={},

@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     smtp_sender: str = "lakana@localhost"
     jobs_inline: bool = Field(default=False, description="Run background jobs in-process.")
     base_url: str = "http://127.0.0.1:8000"
+    webhook_allow_http: bool = Field(
+        default=False, description="Let webhooks use plain http to loopback addresses (tests, "
+        "local receivers); otherwise only https to public addresses.")
 
     @cached_property
     def resolved_home(self) -> Path:

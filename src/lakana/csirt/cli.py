@@ -10,6 +10,7 @@ Other CSIRT modules may add their own commands to :data:`app`.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
 from pathlib import Path
@@ -176,3 +177,241 @@ def show(reference: str, as_json: AsJson = False) -> None:
         typer.echo(item["description"])
     for task in item["tasks"]:
         typer.echo(f"[{task['status']}] {task['title']} ({task['due_date'] or '-'})")
+
+
+# --- MISP exchange (see lakana.csirt.misp) ----------------------------------------------
+
+def _read_bytes(source: str, limit: int) -> bytes:
+    if source == "-":
+        return sys.stdin.buffer.read(limit + 1)
+    path = Path(source)
+    if not path.is_file():
+        fail(f"no such file: {source}")
+    with path.open("rb") as handle:
+        return handle.read(limit + 1)
+
+
+@app.command("export-misp")
+@friendly_errors
+def export_misp(
+    reference: str,
+    output: Annotated[str | None, typer.Option(
+        "--output", "-o", help="File to write (standard output when left out).")] = None,
+) -> None:
+    """Export a case as a MISP event (JSON); refused for TLP:AMBER+STRICT and TLP:RED cases."""
+    from lakana.csirt import misp
+
+    with cli_transaction() as session:
+        case = service.get_by_reference(session=session, actor=_actor(), reference=reference)
+        body = misp.export_json(misp.export_case(session=session, actor=_actor(),
+                                                 case_id=case.id))
+    if output is None:
+        typer.echo(body.decode("utf-8"))
+    else:
+        Path(output).write_bytes(body)
+
+
+@app.command("import-misp")
+@friendly_errors
+def import_misp(
+    file: Annotated[str, typer.Argument(help="MISP event JSON file, - for standard input.")],
+    institution: Annotated[str | None, typer.Option(
+        help="Acronym of the institution affected.")] = None,
+    skip_invalid: Annotated[bool, typer.Option(
+        "--skip-invalid", help="Leave out attributes with an invalid value instead of "
+        "refusing the file.")] = False,
+    as_json: AsJson = False,
+) -> None:
+    """Import MISP events as partner cases (again: only new indicators are added)."""
+    from lakana.csirt import misp
+
+    data = _read_bytes(file, misp.MAX_BYTES)
+    try:
+        with cli_transaction() as session:
+            institution_id = None
+            if institution is not None:
+                institution_id = registry_service.get_institution_id_by_acronym(
+                    session=session, acronym=institution)
+                if institution_id is None:
+                    raise Invalid("The institution %(id)s does not exist.", id=institution[:40])
+            result = misp.import_events(session=session, actor=_actor(), data=data,
+                                        institution_id=institution_id,
+                                        skip_invalid=skip_invalid)
+    except Invalid as exc:
+        with i18n.use_language("en"):
+            for item in exc.errors:
+                typer.echo(f"{item.get('field', '')}: {item.get('value', '')} "
+                           f"{i18n.gettext(str(item['message']), **item.get('params', {}))}",
+                           err=True)
+        raise
+    with i18n.use_language("en"):
+        from lakana.csirt.misp_api import import_out
+
+        out = import_out(result)
+    if as_json:
+        echo_json(out.model_dump())
+        return
+    for event in out.events:
+        typer.echo(f"{event.reference}\t{'created' if event.created else 'updated'}\t"
+                   f"+{event.added} indicator(s)\t{event.event_uuid}")
+        for bad in event.invalid:
+            typer.echo(f"  left out {bad.field} ({bad.type}) {bad.value}: {bad.message}",
+                       err=True)
+    for skipped in out.skipped:
+        typer.echo(f"skipped {skipped.count} attribute(s) of type {skipped.type}", err=True)
+
+
+# --- STIX 2.1 exchange (see lakana.csirt.stix_export and stix_import) --------------------
+
+def _since(value: str | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        fail(f"not an ISO date or date-time: {value[:40]}")
+    return parsed.replace(tzinfo=dt.UTC) if parsed.tzinfo is None else parsed
+
+
+@app.command("export-stix")
+@friendly_errors
+def export_stix(
+    output: Annotated[str | None, typer.Option(
+        "--output", "-o", help="File to write (standard output when left out).")] = None,
+    since: Annotated[str | None, typer.Option(
+        help="Only cases changed since this ISO date or date-time (UTC).")] = None,
+    cases: Annotated[list[str] | None, typer.Option(
+        "--case", help="Only this case (a reference; repeat for several).")] = None,
+) -> None:
+    """Export shareable cases as one STIX 2.1 bundle (TLP:AMBER+STRICT and TLP:RED left out)."""
+    from lakana.csirt import stix_export
+
+    when = _since(since)
+    with cli_transaction() as session:
+        case_ids = None
+        if cases:
+            case_ids = [service.get_by_reference(session=session, actor=_actor(),
+                                                 reference=ref).id for ref in cases]
+        if output is None:
+            stats = stix_export.write_bundle(session, sys.stdout, actor=_actor(), since=when,
+                                             case_ids=case_ids)
+        else:
+            with Path(output).open("w", encoding="utf-8") as handle:
+                stats = stix_export.write_bundle(session, handle, actor=_actor(), since=when,
+                                                 case_ids=case_ids)
+        stix_export.record_export(session=session, actor=_actor(), stats=stats, since=when)
+    typer.echo(f"{stats.cases} case(s), {stats.observables} indicator(s), {stats.objects} "
+               f"STIX object(s); left out: {stats.not_shareable} case(s) and "
+               f"{stats.observables_withheld} indicator(s) not shareable", err=True)
+
+
+@app.command("import-stix")
+@friendly_errors
+def import_stix(
+    file: Annotated[str, typer.Argument(help="STIX 2.1 bundle (JSON), - for standard input.")],
+    institution: Annotated[str | None, typer.Option(
+        help="Acronym of the institution affected.")] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Import a STIX 2.1 bundle as partner cases: all or nothing; again: only what is new."""
+    from lakana.csirt import stix_import
+
+    data = _read_bytes(file, stix_import.MAX_BYTES)
+    try:
+        with cli_transaction() as session:
+            institution_id = None
+            if institution is not None:
+                institution_id = registry_service.get_institution_id_by_acronym(
+                    session=session, acronym=institution)
+                if institution_id is None:
+                    raise Invalid("The institution %(id)s does not exist.", id=institution[:40])
+            result = stix_import.import_bundle(session=session, actor=_actor(), data=data,
+                                               institution_id=institution_id)
+    except Invalid as exc:
+        for item in exc.errors:
+            typer.echo(" ".join(str(item.get(k, "")) for k in ("object", "value", "message")
+                                if item.get(k)), err=True)
+        raise
+    if as_json:
+        echo_json({"bundle_id": result.bundle_id, "cases_created": result.cases_created,
+                   "cases_updated": result.cases_updated,
+                   "observables_added": result.observables_added,
+                   "observables_known": result.observables_known, "skipped": result.skipped})
+        return
+    for reference in result.cases_created:
+        typer.echo(f"{reference}\tcreated")
+    for reference in result.cases_updated:
+        typer.echo(f"{reference}\tupdated")
+    typer.echo(f"+{result.observables_added} indicator(s), {result.observables_known} "
+               f"already known, {len(result.skipped)} object(s) skipped", err=True)
+
+
+# --- advisories (CSAF 2.0) ---------------------------------------------------------------
+
+#: Largest CSAF file ``csaf-validate`` reads.
+MAX_CSAF_BYTES = 20 * 1024 * 1024
+
+
+@app.command("advisory-export")
+@friendly_errors
+def advisory_export(
+    tracking_id: str,
+    output: Annotated[Path | None, typer.Option("--output", "-o",
+                                                help="Write the document (and, when it is "
+                                                     "published, its .asc, .sha256 and "
+                                                     ".sha512) here.")] = None,
+) -> None:
+    """Export an advisory's CSAF 2.0 document: the signed bytes as published, or the
+    unsigned preview of a draft (said on stderr)."""
+    from lakana.core.cli_support import cli_settings
+    from lakana.csirt import advisories, csaf
+
+    settings = cli_settings()
+    with cli_transaction(settings) as session:
+        found = advisories.get_by_tracking_id(session=session, actor=_actor(),
+                                              tracking_id=tracking_id)
+        advisory, data, published = advisories.csaf_bytes(
+            session=session, actor=_actor(), settings=settings, advisory_id=found.id)
+        extra = {".asc": advisory.csaf_signature or "",
+                 ".sha256": csaf.hash_file(advisory.csaf_sha256 or "", ""),
+                 ".sha512": csaf.hash_file(advisory.csaf_sha512 or "", "")}
+    if not published:
+        typer.echo(f"{advisory.tracking_id} is a draft: unsigned preview", err=True)
+    if output is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
+    output.write_bytes(data)
+    if published:
+        for suffix, text in extra.items():
+            if suffix != ".asc":
+                text = text.rstrip("\n").rstrip() + f"  {output.name}\n"
+            Path(f"{output}{suffix}").write_text(text, encoding="utf-8")
+    typer.echo(str(output), err=True)
+
+
+@app.command("csaf-validate")
+def csaf_validate(file: Path) -> None:
+    """Check a CSAF 2.0 file against the official schema (offline); exit status 1 when it is
+    not valid JSON, too deep or too big, or departs from the schema."""
+    from lakana.core import safejson
+    from lakana.core.errors import LakanaError
+    from lakana.csirt import csaf
+
+    if not file.is_file():
+        fail(f"no such file: {file}")
+    with file.open("rb") as handle:
+        data = handle.read(MAX_CSAF_BYTES + 1)
+    try:
+        doc = safejson.loads(data, what="CSAF document", max_bytes=MAX_CSAF_BYTES,
+                             max_depth=csaf.MAX_DEPTH)
+    except LakanaError as exc:
+        with i18n.use_language("en"):
+            fail(i18n.gettext(exc.message, **exc.params), 1)
+    problems = csaf.validate_document(doc)
+    if problems:
+        for problem in problems:
+            typer.echo(f"{problem.path}: {problem.message}", err=True)
+        fail(f"{file.name}: not valid against the CSAF 2.0 schema ({len(problems)} "
+             f"problem(s))", 1)
+    typer.echo(f"{file.name}: valid CSAF 2.0")
