@@ -42,7 +42,7 @@ from lakana.core.db import as_utc, count_rows, utcnow
 from lakana.core.errors import Conflict, Invalid, NotFound
 from lakana.core.i18n import N_, Msg
 from lakana.core.notifications.service import notify
-from lakana.csirt import csaf
+from lakana.csirt import csaf, webhooks
 from lakana.csirt.advisory_models import Advisory
 from lakana.csirt.models import Case
 from lakana.csirt.permissions import CsirtPermission as P
@@ -551,6 +551,15 @@ def _release(session: Session, actor: Actor, advisory: Advisory, values: dict[st
                     "audience": advisory.audience})
     if advisory.audience == "institutions":
         _tell_focal_points(session, advisory, revised=action.endswith("revise"))
+    # Institutions' systems hear of it too; the label is CLEAR, GREEN or AMBER (check_tlp),
+    # which may leave the platform. Public advisories go to every subscriber as well.
+    webhooks.dispatch(session, event="advisory.published", payload={
+        "tracking_id": advisory.tracking_id, "title": advisory.title_fr,
+        "title_en": advisory.title_en, "audience": advisory.audience, "tlp": advisory.tlp,
+        "severity": advisory.severity, "cves": list(advisory.cves or []),
+        "revision": len(advisory.revisions or []), "sha256": release.sha256,
+        "released_at": as_utc(advisory.current_release_date).isoformat()
+        if advisory.current_release_date else None})
 
 
 def publish(*, session: Session, actor: Actor, settings: Settings, advisory_id: int,

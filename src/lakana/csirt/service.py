@@ -37,7 +37,7 @@ from lakana.core.db import as_utc, count_rows, utcnow
 from lakana.core.errors import Conflict, Invalid, NotFound
 from lakana.core.i18n import N_, Msg
 from lakana.core.notifications.service import notify
-from lakana.csirt import case_templates, clocks, severity, taxonomy, tlp
+from lakana.csirt import case_templates, clocks, severity, taxonomy, tlp, webhooks
 from lakana.csirt.access import get_case, restrict_cases
 from lakana.csirt.models import Case, CaseEvent, CaseTask
 from lakana.csirt.permissions import CsirtPermission as P
@@ -440,7 +440,22 @@ def transition(*, session: Session, actor: Actor, case_id: int,
     _record(session, actor, case_, "close" if data.to is Status.CLOSED else "transition",
             before, status_from=previous, status_to=case_.status)
     _sync_clocks(session, actor, case_)
+    _announce_status(session, case_, previous)
     return case_
+
+
+def _announce_status(session: Session, case_: Case, previous: str) -> None:
+    """Tell the institution's webhooks that its case moved. A case whose label may not leave
+    the platform (AMBER+STRICT, RED) is announced by reference and status only."""
+    if case_.institution_id is None:
+        return
+    payload: dict[str, Any] = {"reference": case_.reference, "status_from": previous,
+                               "status_to": case_.status,
+                               "closure_reason": case_.closure_reason}
+    if tlp.shareable(case_.tlp):
+        payload.update(title=case_.title, severity=case_.severity, tlp=case_.tlp)
+    webhooks.dispatch(session, event="case.status_changed", payload=payload,
+                      institution_ids=[case_.institution_id])
 
 
 def allowed_moves(case_: Case) -> list[Status]:
