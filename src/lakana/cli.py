@@ -108,6 +108,8 @@ DEMO_USERS: tuple[tuple[str, str, str, str | None], ...] = (
     ("auditor@demo.lakana.ml", "Ibrahim Coulibaly", "auditor", None),
     ("focal.mef@demo.lakana.ml", "Aminata Sangaré", "focal_point", "MEF"),
     ("viewer.mef@demo.lakana.ml", "Oumar Dembélé", "institution_viewer", "MEF"),
+    # Created by the CSIRT sharing demo (with its sharing group); listed here to be found.
+    ("partner.sn@demo.lakana.ml", "CERT partenaire fictif (Sénégal)", "partner", None),
 )
 
 
@@ -123,7 +125,7 @@ def demo(
 
     from lakana.app import domains
     from lakana.core.auth import service
-    from lakana.core.auth.rbac import INSTITUTION_ROLES, Role, system_actor
+    from lakana.core.auth.rbac import MFA_REQUIRED_ROLES, Role, system_actor
     from lakana.core.plugins import lookup_institution
 
     init(admin_email=None, admin_password_stdin=False, admin_name="")
@@ -142,7 +144,7 @@ def demo(
                 user = service.create_user(session=session, actor=actor, email=email,
                                            full_name=name, role=role, password=DEMO_PASSWORD,
                                            institution_id=institution_id)
-                if role not in INSTITUTION_ROLES:
+                if role in MFA_REQUIRED_ROLES:
                     user.mfa_secret = pyotp.random_base32()
                     user.mfa_enabled = True
             mfa = f"  TOTP secret {user.mfa_secret}" if user.mfa_enabled else ""

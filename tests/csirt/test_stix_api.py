@@ -189,3 +189,21 @@ def test_cli_export_to_stdout_with_since(env: None, case_a: int) -> None:
     assert stix_export.CENTRE_ID in done.output
     done = runner.invoke(cli_app, ["export-stix", "--since", "yesterday"])
     assert done.exit_code != 0 and "not an ISO date" in done.output
+
+
+def test_case_page_links_to_downloads_and_the_stix_file_comes_out(
+        login_as: Callable[[User], TestClient], case_a: int, focal_a: User,
+        make_case: MakeCase, csirt_institutions: Institutions) -> None:
+    client = login_as(focal_a)
+    page = client.get(f"/csirt/cases/{case_a}")
+    assert f'href="/csirt/cases/{case_a}/stix.json"' in page.text
+    assert f'href="/csirt/cases/{case_a}/misp.json"' in page.text
+    answer = client.get(f"/csirt/cases/{case_a}/stix.json")
+    assert answer.status_code == 200
+    assert answer.headers["content-disposition"].startswith('attachment; filename="INC-')
+    assert validate(answer.json()) == [] and "10.66.6.6" not in answer.text
+    # A RED case offers no export link, and its file is refused
+    red = make_case(csirt_institutions.a, tlp="red", reporter_user_id=focal_a.id)
+    page = client.get(f"/csirt/cases/{red}")
+    assert page.status_code == 200 and "stix.json" not in page.text
+    assert client.get(f"/csirt/cases/{red}/stix.json").status_code == 422

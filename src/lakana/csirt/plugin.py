@@ -33,6 +33,7 @@ from lakana.csirt import (
     sharing_pages,
     sharing_service,
     stix_api,
+    stix_pages,
     taxii_api,
 )
 from lakana.csirt import clock_tasks as _clock_tasks  # noqa: F401  (overdue deadlines job)
@@ -50,7 +51,7 @@ PLUGIN = DomainPlugin(
                  advisory_api.router),
     pages_routers=(pages.router, observable_pages.router, public_pages.router,
                    public_pages.analyst_router, clock_pages.router, metrics_pages.router,
-                   misp_pages.router, coordination_pages.router,
+                   misp_pages.router, stix_pages.router, coordination_pages.router,
                    sharing_pages.router, taxii_api.router, advisory_pages.router,
                    advisory_pages.public_router, advisory_api.well_known),
     templates_dir=_HERE / "templates",
