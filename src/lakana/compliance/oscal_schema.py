@@ -12,19 +12,18 @@ format of :func:`lakana.compliance.oscal.json_path`) with a translatable message
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import regex  # type: ignore[import-untyped]  # no type stubs
-from jsonschema import Draft7Validator, FormatChecker, validators  # type: ignore[import-untyped]
+from jsonschema import Draft7Validator, validators  # type: ignore[import-untyped]
 from jsonschema.exceptions import ValidationError  # type: ignore[import-untyped]
 
+from lakana.core import jsonformats
 from lakana.core.i18n import N_
 
 SCHEMA_FILE = Path(__file__).parent / "schemas" / "oscal_complete_schema.json"
@@ -33,7 +32,6 @@ OSCAL_VERSION = "1.2.3"
 #: At most this many problems are listed (the rest are counted).
 MAX_PROBLEMS = 50
 _DEFAULT_REF = Draft7Validator.VALIDATORS["$ref"]
-_WHITESPACE = regex.compile(r"[\s\x00-\x1f\x7f]")
 
 #: What a ``pattern`` failure means, by the OSCAL datatype that carries the pattern.
 _PATTERN_MESSAGES = {
@@ -100,43 +98,9 @@ def _pattern_properties(validator: Any, patterns: dict[str, Any], instance: Any,
                 yield from validator.descend(value, subschema, path=key, schema_path=pattern)
 
 
-def _is_date_time(value: object) -> bool:
-    if not isinstance(value, str):
-        return True
-    try:
-        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        return False
-    return parsed.tzinfo is not None and "T" in value.upper()
-
-
-def _is_uri_reference(value: object) -> bool:
-    if not isinstance(value, str):
-        return True
-    if _WHITESPACE.search(value):
-        return False
-    try:
-        urlsplit(value)
-    except ValueError:  # such as a broken IPv6 host
-        return False
-    return True
-
-
-def _is_uri(value: object) -> bool:
-    if not isinstance(value, str):
-        return True
-    return _is_uri_reference(value) and bool(urlsplit(value).scheme)
-
-
 def _format_checker() -> Any:
     """jsonschema's draft-7 checkers, completed offline for the formats OSCAL uses."""
-    checker = FormatChecker(formats=())
-    checker.checkers = dict(Draft7Validator.FORMAT_CHECKER.checkers)
-    local = {"date-time": _is_date_time, "uri": _is_uri, "uri-reference": _is_uri_reference}
-    for name, check in local.items():
-        if name not in checker.checkers:
-            checker.checks(name)(check)
-    return checker
+    return jsonformats.format_checker(Draft7Validator)
 
 
 @functools.cache

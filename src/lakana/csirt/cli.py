@@ -20,6 +20,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.orm import Session
 
 from lakana.core import i18n
 from lakana.core.auth.rbac import Actor, system_actor
@@ -66,6 +67,16 @@ def _report_data(json_file: str | None, options: dict[str, Any]) -> dict[str, An
     return data
 
 
+def _institution_id(session: Session, acronym: str | None) -> int | None:
+    """The id of the institution called ``acronym`` (None when not given); unknown: 422."""
+    if acronym is None:
+        return None
+    found = registry_service.get_institution_id_by_acronym(session=session, acronym=acronym)
+    if found is None:
+        raise Invalid("The institution %(id)s does not exist.", id=acronym[:40])
+    return found
+
+
 @app.command("report")
 @friendly_errors
 def report(
@@ -87,11 +98,7 @@ def report(
         "description": _read(description_file) if description_file is not None else None})
     with cli_transaction() as session:
         if institution is not None:
-            found = registry_service.get_institution_id_by_acronym(session=session,
-                                                                   acronym=institution)
-            if found is None:
-                raise Invalid("The institution %(id)s does not exist.", id=institution[:40])
-            data["institution_id"] = found
+            data["institution_id"] = _institution_id(session, institution)
         try:
             body = CaseReport(**data)
         except ValidationError as exc:
@@ -228,12 +235,7 @@ def import_misp(
     data = _read_bytes(file, misp.MAX_BYTES)
     try:
         with cli_transaction() as session:
-            institution_id = None
-            if institution is not None:
-                institution_id = registry_service.get_institution_id_by_acronym(
-                    session=session, acronym=institution)
-                if institution_id is None:
-                    raise Invalid("The institution %(id)s does not exist.", id=institution[:40])
+            institution_id = _institution_id(session, institution)
             result = misp.import_events(session=session, actor=_actor(), data=data,
                                         institution_id=institution_id,
                                         skip_invalid=skip_invalid)
@@ -319,12 +321,7 @@ def import_stix(
     data = _read_bytes(file, stix_import.MAX_BYTES)
     try:
         with cli_transaction() as session:
-            institution_id = None
-            if institution is not None:
-                institution_id = registry_service.get_institution_id_by_acronym(
-                    session=session, acronym=institution)
-                if institution_id is None:
-                    raise Invalid("The institution %(id)s does not exist.", id=institution[:40])
+            institution_id = _institution_id(session, institution)
             result = stix_import.import_bundle(session=session, actor=_actor(), data=data,
                                                institution_id=institution_id)
     except Invalid as exc:

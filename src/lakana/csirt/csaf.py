@@ -30,13 +30,13 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from jsonschema import Draft202012Validator, FormatChecker  # type: ignore[import-untyped]
 from jsonschema.exceptions import ValidationError  # type: ignore[import-untyped]
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4, DRAFT7
 
+from lakana.core import jsonformats
 from lakana.core.config import Settings
 
 with warnings.catch_warnings():
@@ -103,34 +103,9 @@ def _registry() -> Registry[Any]:
     return registry.crawl()
 
 
-def _is_date_time(value: object) -> bool:
-    if not isinstance(value, str):
-        return True
-    try:
-        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        return False
-    return parsed.tzinfo is not None and "T" in value.upper()
-
-
-def _is_uri(value: object) -> bool:
-    if not isinstance(value, str):
-        return True
-    if re.search(r"[\s\x00-\x1f\x7f]", value):
-        return False
-    try:
-        return bool(urlsplit(value).scheme)
-    except ValueError:
-        return False
-
-
 def _format_checker() -> FormatChecker:
-    """jsonschema's checkers, completed offline for the two formats CSAF uses."""
-    checker = FormatChecker(formats=())
-    checker.checkers = dict(Draft202012Validator.FORMAT_CHECKER.checkers)
-    for name, check in (("date-time", _is_date_time), ("uri", _is_uri)):
-        if name not in checker.checkers:
-            checker.checks(name)(check)
+    """jsonschema's checkers, completed offline for the formats CSAF uses."""
+    checker: FormatChecker = jsonformats.format_checker(Draft202012Validator)
     return checker
 
 
