@@ -207,3 +207,43 @@ def test_case_page_links_to_downloads_and_the_stix_file_comes_out(
     page = client.get(f"/csirt/cases/{red}")
     assert page.status_code == 200 and "stix.json" not in page.text
     assert client.get(f"/csirt/cases/{red}/stix.json").status_code == 422
+
+
+def test_cli_shares_a_case_with_a_group_and_stops(env: None, case_a: int,
+                                                  make_case: MakeCase,
+                                                  csirt_institutions: Institutions,
+                                                  session_factory: sessionmaker[Session]
+                                                  ) -> None:
+    from lakana.core.auth import sharing
+    from lakana.core.auth.rbac import system_actor
+    from lakana.csirt.sharing_models import CaseShare, SharedObject
+
+    with session_factory.begin() as session:
+        sharing.create_group(session=session, actor=system_actor(), name="ecowas-certs")
+    with session_factory() as session:
+        case = session.get(Case, case_a)
+        assert case is not None
+        reference = case.reference
+    assert reference is not None
+    result = runner.invoke(cli_app, ["share", reference, "--group", "ecowas-certs"])
+    assert result.exit_code == 0, result.output
+    assert "shared with ecowas-certs" in result.output
+    with session_factory() as session:
+        served = [o.payload for o in session.scalars(select(SharedObject))]
+        assert session.scalar(select(CaseShare.case_id)) == case_a
+    assert any(o.get("value") == "portal-defacer.ml" for o in served)
+    assert "10.66.6.6" not in json.dumps(served)
+    # Stop sharing: the objects leave the group's collection
+    result = runner.invoke(cli_app, ["share", reference, "--group", "ecowas-certs", "--stop"])
+    assert result.exit_code == 0, result.output
+    with session_factory() as session:
+        assert session.scalar(select(CaseShare.id)) is None
+        assert not any(o.case_id == case_a for o in session.scalars(select(SharedObject)))
+    # A RED case and an unknown group are refused with a reason
+    red = make_case(csirt_institutions.a, tlp="red")
+    with session_factory() as session:
+        red_ref = session.get(Case, red).reference  # type: ignore[union-attr]
+    result = runner.invoke(cli_app, ["share", str(red_ref), "--group", "ecowas-certs"])
+    assert result.exit_code != 0 and "RED" in result.output
+    result = runner.invoke(cli_app, ["share", reference, "--group", "nope"])
+    assert result.exit_code != 0

@@ -412,3 +412,35 @@ def csaf_validate(file: Path) -> None:
         fail(f"{file.name}: not valid against the CSAF 2.0 schema ({len(problems)} "
              f"problem(s))", 1)
     typer.echo(f"{file.name}: valid CSAF 2.0")
+
+
+@app.command("share")
+@friendly_errors
+def share(
+    reference: Annotated[str, typer.Argument(help="Case reference, e.g. INC-2026-00042.")],
+    group: Annotated[str, typer.Option("--group", help="Sharing group name.")],
+    stop: Annotated[bool, typer.Option("--stop", help="Stop sharing instead.")] = False,
+) -> None:
+    """Share a case with a sharing group of partner CERTs (again: new versions only), or stop
+    sharing it. TLP:AMBER+STRICT and TLP:RED cases are refused."""
+    from lakana.core.auth import sharing
+    from lakana.csirt import sharing_service
+
+    with cli_transaction() as session:
+        found = sharing.get_group_by_name(session=session, name=group)
+        case = service.get_by_reference(session=session, actor=_actor(), reference=reference)
+        if stop:
+            shares = sharing_service.list_shares(session=session, actor=_actor(),
+                                                 case_id=case.id, group_id=found.id)
+            if not shares:
+                raise Invalid("%(reference)s is not shared with %(group)s.",
+                              reference=case.reference, group=found.name)
+            withdrawn = sum(sharing_service.unshare(session=session, actor=_actor(),
+                                                    share_id=row.id) for row in shares)
+            typer.echo(f"{case.reference}: no longer shared with {found.name} "
+                       f"({withdrawn} objects withdrawn)")
+            return
+        result = sharing_service.share_case(session=session, actor=_actor(), case_id=case.id,
+                                            group_id=found.id)
+        typer.echo(f"{case.reference}: shared with {found.name} ({result.added} objects "
+                   f"added, {result.withdrawn} withdrawn)")
