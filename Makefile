@@ -1,6 +1,8 @@
 # Lakana — developer commands. The README's two commands are `make demo` and `make test`.
 UV ?= uv
 PYTEST ?= $(UV) run pytest
+# pytest-xdist workers: one per core (each has its own SQLite files or PostgreSQL database)
+WORKERS ?= auto
 
 .PHONY: setup demo serve test test-sqlite test-postgres test-e2e lint bench clean
 
@@ -20,10 +22,10 @@ lint: setup                     ## ruff, mypy (strict on src), import-linter con
 	$(UV) run lint-imports
 
 test-sqlite: setup
-	$(PYTEST) -q -m "not e2e" --cov --cov-report=term:skip-covered
+	$(PYTEST) -q -n $(WORKERS) -m "not e2e" --cov --cov-report=term:skip-covered
 
 test-postgres: setup
-	scripts/with-postgres.sh $(PYTEST) -q -m "not e2e" -p no:randomly
+	scripts/with-postgres.sh $(PYTEST) -q -n $(WORKERS) -m "not e2e" -p no:randomly
 
 test-e2e: setup
 	$(PYTEST) -q -m e2e

@@ -34,11 +34,37 @@ register_all([*core_plugins(), *domains()])
 passwords.use_cheap_hashing_for_tests()
 
 
+_WORKER_DATABASES: dict[str, str] = {}
+
+
+def _worker_database(url: str, worker: str) -> str:
+    """Each pytest-xdist worker gets its own PostgreSQL database, created on first use."""
+    if worker not in _WORKER_DATABASES:
+        from sqlalchemy.engine import make_url
+
+        name = f"lakana_test_{re.sub(r'[^a-z0-9]', '_', worker.lower())}"
+        admin = create_engine(url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"),
+                                  {"n": name}).first()
+            if not exists:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+        _WORKER_DATABASES[worker] = make_url(url).set(database=name).render_as_string(
+            hide_password=False)
+    return _WORKER_DATABASES[worker]
+
+
 def database_url_for(tmp_path: Path) -> str:
-    """PostgreSQL when the suite runs against it, else a fresh SQLite file."""
+    """PostgreSQL when the suite runs against it (one database per xdist worker), else a
+    fresh SQLite file."""
     import os
 
-    return os.environ.get("LAKANA_TEST_DATABASE_URL") or f"sqlite:///{tmp_path / 'lakana.db'}"
+    url = os.environ.get("LAKANA_TEST_DATABASE_URL")
+    if not url:
+        return f"sqlite:///{tmp_path / 'lakana.db'}"
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    return _worker_database(url, worker) if worker else url
 
 
 def _wipe(engine: Engine) -> None:

@@ -38,7 +38,7 @@ from lakana.csirt import observable_service, service, sharing_service
 from lakana.csirt.models import Case
 from lakana.csirt.sharing_models import SharedObject
 from lakana.models import metadata
-from tests.conftest import PASSWORD, Factory, _wipe
+from tests.conftest import PASSWORD, Factory, _wipe, database_url_for
 from tests.csirt.conftest import ADMIN, case_report
 
 MEDIA = "application/taxii+json;version=2.1"
@@ -136,7 +136,7 @@ def _serve(home: Path, database_url: str) -> tuple[subprocess.Popen[bytes], str]
 
 
 def _database(home: Path) -> tuple[str, Engine]:
-    database_url = os.environ.get("LAKANA_TEST_DATABASE_URL") or f"sqlite:///{home / 'taxii.db'}"
+    database_url = database_url_for(home)
     settings = Settings(home=home, database_url=database_url,  # type: ignore[call-arg]
                         secret_key="x", _env_file=None)
     engine = make_engine(settings)

@@ -37,6 +37,18 @@ class Settings(BaseSettings):
     smtp_sender: str = "lakana@localhost"
     jobs_inline: bool = Field(default=False, description="Run background jobs in-process.")
     base_url: str = "http://127.0.0.1:8000"
+    exposure_allow_private: bool = Field(
+        default=False, description="Let exposure scans reach private and loopback addresses "
+        "(tests, demo, internal networks); otherwise public addresses only.")
+    exposure_nameservers: str = Field(
+        default="", description="Resolvers for exposure scans, 'IP[:PORT]' comma-separated "
+        "(empty: the system's).")
+    exposure_concurrency: int = Field(default=50, ge=1, le=1000,
+                                      description="Targets scanned at once.")
+    exposure_timeout: float = Field(default=10.0, gt=0, le=120,
+                                    description="Seconds allowed per network operation.")
+    exposure_auto_case: bool = Field(
+        default=True, description="Open a CSIRT case automatically for a new critical finding.")
     webhook_allow_http: bool = Field(
         default=False, description="Let webhooks use plain http to loopback addresses (tests, "
         "local receivers); otherwise only https to public addresses.")

@@ -1,0 +1,1 @@
+"""Monitoring domains: exposure of internet-facing services, and (later) intrusion detection."""
