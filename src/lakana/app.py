@@ -26,9 +26,10 @@ def domains() -> list[DomainPlugin]:
     """The domains of this build, in menu order (explicit, no module scanning)."""
     from lakana.compliance.plugin import PLUGIN as compliance
     from lakana.csirt.plugin import PLUGIN as csirt
+    from lakana.monitoring.exposure.plugin import PLUGIN as exposure
     from lakana.registry.plugin import PLUGIN as registry
 
-    return [registry, compliance, csirt]
+    return [registry, compliance, csirt, exposure]
 
 
 def core_plugins() -> list[DomainPlugin]:

@@ -410,7 +410,31 @@ def _make_case_share(world_factory: Factory, institution_id: int) -> int:
 
 #: Parameters of national objects (the security baseline belongs to no institution): everyone
 #: may read them, so another institution's person gets 200 on GET and 403 on writes.
-NATIONAL_PARAMS = {"catalog_version_id", "requirement_id", "profile_id", "priority_id"}
+def _make_exposure_finding(world_factory: Factory, institution_id: int) -> int:
+    import uuid
+
+    from lakana.monitoring.exposure.models import ExposureFinding
+    with world_factory.session_factory.begin() as session:
+        finding = ExposureFinding(
+            fingerprint=uuid.uuid4().hex * 2, institution_id=institution_id,
+            target="url:https://b.example.ml/", check_id="tls",
+            issue_id="tls.protocol.tls1_0", subject="TLSv1.0", severity="high")
+        session.add(finding)
+        session.flush()
+        return finding.id
+
+
+def _make_exposure_scan(world_factory: Factory, institution_id: int) -> int:
+    from lakana.monitoring.exposure.models import ExposureScan
+    with world_factory.session_factory.begin() as session:
+        scan = ExposureScan(institution_id=institution_id, status="done", checks=["tls"])
+        session.add(scan)
+        session.flush()
+        return scan.id
+
+
+NATIONAL_PARAMS = {"catalog_version_id", "requirement_id", "profile_id", "priority_id",
+                   "source"}
 
 #: How to make, for a path parameter, an object that belongs to institution B (or to a
 #: person of B, for objects owned by a person).
@@ -448,6 +472,9 @@ OBJECT_MAKERS: dict[str, Callable[[Factory, int], Any]] = {
     "notice_id": _make_notice,
     "webhook_id": _make_webhook,
     "delivery_id": _make_webhook_delivery,
+    "finding_id": _make_exposure_finding,
+    "scan_id": _make_exposure_scan,
+    "source": lambda f, b: "kev",
 }
 
 

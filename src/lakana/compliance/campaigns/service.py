@@ -103,6 +103,14 @@ def get_campaign(*, session: Session, actor: Actor, campaign_id: int,
     return found
 
 
+def require_campaign(*, session: Session, actor: Actor, campaign_id: int) -> None:
+    """Like :func:`get_campaign`, without loading the campaign: one Core query for hot
+    read paths (the national heatmap) that need the check, not the object."""
+    stmt = _campaigns_stmt(actor).with_only_columns(Campaign.id).where(Campaign.id == campaign_id)
+    if session.connection().execute(stmt).first() is None:
+        raise _not_found("campaign")
+
+
 def subtree_ids(*, session: Session, actor: Actor, institution_id: int) -> list[int]:
     """An institution and every body under it (through the registry's services)."""
     registry_service.get_institution(session=session, actor=actor, institution_id=institution_id)

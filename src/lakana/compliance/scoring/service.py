@@ -199,7 +199,7 @@ class _Matrix:
     """The heatmap cells with the figures derived from them."""
 
     def __init__(self, session: Session, actor: Actor, campaign_id: int) -> None:
-        campaign_service.get_campaign(session=session, actor=actor, campaign_id=campaign_id)
+        campaign_service.require_campaign(session=session, actor=actor, campaign_id=campaign_id)
         rows = _cells(session, actor, campaign_id)
         self.institutions = {i.id: i for i in
                              registry_service.institution_summaries(session=session, actor=actor)}

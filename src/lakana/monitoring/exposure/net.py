@@ -15,6 +15,7 @@ import ipaddress
 import socket
 import ssl
 import time
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import SplitResult, urljoin, urlsplit
@@ -29,6 +30,10 @@ from lakana.monitoring.exposure.checks.base import CheckContext, OutOfScope
 
 class NetError(Exception):
     """A network failure of the target, with a readable English message."""
+
+
+class PortClosed(NetError):
+    """The TCP connection was refused or got no answer (closed or filtered port)."""
 
 
 @dataclass(frozen=True)
@@ -126,9 +131,10 @@ async def open_connection(
                     address, port, ssl=tls, server_hostname=sni if tls else None,
                     ssl_handshake_timeout=context.timeout if tls else None)
         except TimeoutError:
-            error = NetError(f"{address}:{port}: timed out")
+            # Without TLS only the TCP handshake can time out here: the port is filtered.
+            error = (NetError if tls else PortClosed)(f"{address}:{port}: timed out")
         except ConnectionRefusedError:
-            error = NetError(f"{address}:{port}: connection refused")
+            error = PortClosed(f"{address}:{port}: connection refused")
         except ssl.SSLError as exc:
             error = NetError(f"{address}:{port}: TLS handshake failed ({exc.reason or exc})")
         except OSError as exc:
@@ -176,10 +182,11 @@ async def fetch(
         raise NetError(f"{url}: connection failed ({exc})") from exc
 
 
-async def fetch_chain(url: str, context: CheckContext, *,
-                      max_redirects: int = 10) -> list[HttpResponse]:
+async def fetch_chain(url: str, context: CheckContext, *, max_redirects: int = 10,
+                      partial: bool = False) -> list[HttpResponse]:
     """Fetch ``url`` and follow its redirects; an out-of-scope hop is not contacted (the
-    chain ends with the redirect to it), loops stop after ``max_redirects`` hops."""
+    chain ends with the redirect to it), loops stop after ``max_redirects`` hops. A failing
+    later hop raises :class:`NetError`, or with ``partial`` ends the chain before it."""
     chain = [await fetch(url, context)]
     while len(chain) <= max_redirects:
         following = redirect_target(chain[-1])
@@ -193,7 +200,12 @@ async def fetch_chain(url: str, context: CheckContext, *,
             context.guard.allow(parts.hostname, port)
         except (OutOfScope, ValueError):
             break
-        chain.append(await fetch(following, context))
+        try:
+            chain.append(await fetch(following, context))
+        except NetError:
+            if not partial:
+                raise
+            break
     return chain
 
 
@@ -243,7 +255,9 @@ def client_tls_context(*, verify: bool = False) -> ssl.SSLContext:
     tls = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     tls.check_hostname = False
     tls.verify_mode = ssl.CERT_NONE
-    with contextlib.suppress(ssl.SSLError, ValueError):
+    # Old protocols are deprecated for good reason; here they let us see a weak server at all.
+    with contextlib.suppress(ssl.SSLError, ValueError), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
         tls.minimum_version = ssl.TLSVersion.TLSv1
         tls.set_ciphers("ALL:@SECLEVEL=0")
     tls.set_alpn_protocols(["http/1.1"])

@@ -18,17 +18,6 @@ from typing import Any, ClassVar
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
-from sslyze import (
-    CertificateInfoExtraArgument,
-    CipherSuitesScanResult,
-    Scanner,
-    ScanCommandsExtraArguments,
-    ServerConnectivityStatusEnum,
-    ServerNetworkConfiguration,
-    ServerNetworkLocation,
-    ServerScanRequest,
-    ServerScanResult,
-)
 from sslyze.mozilla_tls_profile.tls_config_checker import (
     SCAN_COMMANDS_NEEDED_BY_MOZILLA_CHECKER,
     MozillaTlsConfiguration,
@@ -37,6 +26,16 @@ from sslyze.mozilla_tls_profile.tls_config_checker import (
     TlsConfigurationEnum,
     check_server_against_tls_configuration,
 )
+from sslyze.plugins.certificate_info.implementation import CertificateInfoExtraArgument
+from sslyze.plugins.openssl_cipher_suites.implementation import CipherSuitesScanResult
+from sslyze.scanner.models import (
+    ScanCommandsExtraArguments,
+    ServerConnectivityStatusEnum,
+    ServerScanRequest,
+    ServerScanResult,
+)
+from sslyze.scanner.scanner import Scanner
+from sslyze.server_setting import ServerNetworkConfiguration, ServerNetworkLocation
 
 from lakana.core.i18n import N_
 from lakana.monitoring.exposure import net
