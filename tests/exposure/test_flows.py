@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -11,6 +14,7 @@ from lakana.compliance.campaigns.external_evidence import SCAN_EVIDENCE_BY, scan
 from lakana.compliance.campaigns.models import Answer, Assessment
 from lakana.compliance.campaigns.schemas import AnswerIn
 from lakana.core.auth import service as auth_service
+from lakana.core.auth.models import User
 from lakana.core.auth.rbac import Role
 from lakana.core.errors import Conflict, Forbidden
 from lakana.csirt.models import Case
@@ -128,3 +132,20 @@ def test_findings_feed_the_compliance_evidence(
     with session_factory() as session:
         found = scan_evidence(session=session, answer_ids=[net2.id, gov.id])
         assert set(found) == {net2.id, gov.id}
+
+
+def test_the_assessment_page_marks_scan_evidence(
+        exposure_world: ExposureWorld, session_factory: sessionmaker[Session],
+        factory: Factory, login_as: Callable[[User], TestClient]) -> None:
+    # Given A in an open campaign, and a scan that found a critical issue
+    make_campaign(factory, exposure_world.a)
+    exposure_world.a_server.issues = {"fake.crit": ""}
+    scan_now(exposure_world, session_factory, institution_id=exposure_world.a)
+    net = _answer(session_factory, "net-1")
+    # When A's focal point opens the assessment page
+    browser = login_as(factory.user(Role.FOCAL_POINT, institution_id=exposure_world.a))
+    page = browser.get(f"/compliance/assessments/{net.assessment_id}")
+    # Then the scan's evidence file is listed and marked as coming from a scan
+    assert page.status_code == 200
+    assert "Issue d&#39;une analyse automatique" in page.text or \
+        "Issue d'une analyse automatique" in page.text

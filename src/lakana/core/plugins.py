@@ -28,6 +28,8 @@ class MenuEntry:
     permission: str | None
     icon: str = ""
     order: int = 100
+    #: The submenu it belongs to (a msgid, e.g. "Incidents"); "" for a top-level link.
+    group: str = ""
 
 
 @dataclass(frozen=True)

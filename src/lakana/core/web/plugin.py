@@ -27,8 +27,10 @@ PLUGIN = DomainPlugin(
     pages_routers=(web_pages.router, auth_pages.router, auth_admin_pages.router,
                    notifications_pages.router, audit_pages.router),
     catalog_dir=Path(__file__).parent.parent / "i18n" / "locale",
-    menu=(MenuEntry("Users", "/admin/users", CorePermission.USER_READ, order=90),
-          MenuEntry("Audit ledger", "/audit", CorePermission.AUDIT_READ, order=95),
+    menu=(MenuEntry("Users", "/admin/users", CorePermission.USER_READ, order=90,
+                    group="Administration"),
+          MenuEntry("Audit ledger", "/audit", CorePermission.AUDIT_READ, order=95,
+                    group="Administration"),
           MenuEntry("Notifications", "/notifications", CorePermission.NOTIFICATION_READ,
                     order=80),),
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -81,7 +82,37 @@ def base_context(request: Request) -> dict[str, Any]:
             and (m.permission is None or actor.can(m.permission))]
     return {"request": request, "actor": actor, "user": user, "navigation": navigation,
             "csrf_token": csrf_token(request), "menu": menu,
+            "menu_groups": group_menu(menu, request.url.path),
             "language": getattr(request.state, "language", i18n.DEFAULT_LANGUAGE)}
+
+
+@dataclass(frozen=True)
+class MenuGroup:
+    """A top-level navigation item: one link (``label`` empty) or a submenu of links;
+    ``current`` when the page shown is one of them."""
+
+    label: str
+    entries: tuple[Any, ...]
+    current: bool = False
+
+
+def group_menu(entries: list[Any], path: str = "") -> list[MenuGroup]:
+    """Entries in menu order, those sharing a ``group`` gathered where the first appears."""
+    groups: list[MenuGroup] = []
+    positions: dict[str, int] = {}
+    for entry in entries:
+        name = getattr(entry, "group", "")
+        here = bool(path) and path.startswith(entry.path)
+        if not name:
+            groups.append(MenuGroup("", (entry,), here))
+        elif name in positions:
+            found = groups[positions[name]]
+            groups[positions[name]] = MenuGroup(name, (*found.entries, entry),
+                                                found.current or here)
+        else:
+            positions[name] = len(groups)
+            groups.append(MenuGroup(name, (entry,), here))
+    return groups
 
 
 def attach_presession(request: Request, response: HTMLResponse) -> None:

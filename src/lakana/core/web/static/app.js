@@ -18,4 +18,16 @@
     var el = event.target;
     if (el.dataset && el.dataset.autosubmit !== undefined && el.form) { el.form.requestSubmit(); }
   });
+  // One submenu open at a time; a click elsewhere or Escape closes it.
+  function closeMenus(except) {
+    document.querySelectorAll("details.menu-group[open]").forEach(function (menu) {
+      if (menu !== except) { menu.removeAttribute("open"); }
+    });
+  }
+  document.addEventListener("click", function (event) {
+    closeMenus(event.target.closest ? event.target.closest("details.menu-group") : null);
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape") { closeMenus(null); }
+  });
 })();
