@@ -22,7 +22,7 @@ Part 1, per host (three HTTPS sites on 127.0.0.1: Mozilla "intermediate" TLS 1.2
   (``AllowList.for_targets([target], allow_private=True)``, timeout 5 s) and the runner's
   per-host limit; the time each check spent running is recorded too (the longest is shown).
 
-After one warm-up of each, ``--runs`` (5) rounds; in each round every host gets the three
+After one warm-up of each, ``--runs`` (10) rounds; in each round every host gets the three
 measures in a rotating order, so that a burst of load from another job spreads over all of
 them. Table: median and p95 (s) per host and the ratios of (c) to (a) and to (b). Goal:
 (c) ≤ 1.5 × (a) (median, on every host).
@@ -43,7 +43,7 @@ part 1. Goal: completes in minutes (< 10 min).
 
 The machine may be small and shared: the load average is printed before and after; only
 comparisons within one run mean something. Usage: ``uv run python bench/bench_exposure.py
-[--runs 5] [--endpoints 500] [--ports-per-address 1] [--tracemalloc]``.
+[--runs 10] [--endpoints 500] [--ports-per-address 1] [--tracemalloc]``.
 """
 
 from __future__ import annotations
@@ -56,7 +56,6 @@ import json
 import os
 import resource
 import secrets
-import shutil
 import socket
 import ssl
 import statistics
@@ -66,6 +65,7 @@ import tempfile
 import threading
 import time
 import tracemalloc
+import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -76,6 +76,7 @@ from typing import Any, ClassVar
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.oid import NameOID
 from sslyze.__version__ import __version__ as sslyze_version
 from sslyze.cli.command_line_parser import CommandLineParser, ParsedCommandLine
@@ -140,7 +141,8 @@ PROFILES = (
 # --- loopback HTTPS servers ------------------------------------------------------------------
 
 
-def write_certificate(directory: Path, names: tuple[str, ...] = ("localhost",)) -> tuple[Path, Path]:
+def write_certificate(directory: Path,
+                      names: tuple[str, ...] = ("localhost",)) -> tuple[Path, Path]:
     """A self-signed RSA 2048 certificate for ``names`` and 127.0.0.1; its PEM paths."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
@@ -312,7 +314,7 @@ def sslyze_cli(parsed: ParsedCommandLine) -> None:
         server_location=location, network_configuration=network,
         scan_commands=parsed.scan_commands,
         scan_commands_extra_arguments=parsed.scan_commands_extra_arguments)])
-    result = next(iter(scanner.get_results()))
+    result = list(scanner.get_results())[0]  # read to the end, as the CLI does
     if result.connectivity_status is not ServerConnectivityStatusEnum.COMPLETED:
         raise RuntimeError(f"sslyze could not connect: {result.connectivity_error_trace}")
     if parsed.tls_config_to_check_against is not None:
@@ -475,6 +477,31 @@ def endpoint_layout(count: int, per_address: int) -> list[tuple[str, int]]:
     return pairs
 
 
+class _ThreadSampler:
+    """Samples the live threads while a scan runs: all of them, and the asyncio default
+    executor's (named ``asyncio_N``), where ``asyncio.to_thread`` runs sslyze."""
+
+    def __init__(self) -> None:
+        self.most = self.most_executor = 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self.stop.wait(0.2):
+            alive = threading.enumerate()
+            self.most = max(self.most, len(alive) - 1)  # not this sampler
+            self.most_executor = max(self.most_executor,
+                                     sum(t.name.startswith("asyncio_") for t in alive))
+
+    def __enter__(self) -> _ThreadSampler:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
+
+
 def _child_scan(endpoints: list[str], trace: bool) -> dict[str, Any]:
     """In the child: register the endpoints, request a national scan, run it; figures."""
     from sqlalchemy import func, select
@@ -536,8 +563,12 @@ def _child_scan(endpoints: list[str], trace: bool) -> dict[str, Any]:
                 print(f"  part 2: {done}/{total} targets", file=sys.stderr, flush=True)
 
         figures["rss_before_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        scan_id, figures["wall_s"] = one_scan()
+        threads = _ThreadSampler()
+        with threads:
+            scan_id, figures["wall_s"] = one_scan()
         figures["peak_rss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        figures["threads"] = {"max": threads.most, "max_executor": threads.most_executor,
+                              "after": threading.active_count() - 1}
         with session_factory() as session:
             scan = session.get(ExposureScan, scan_id)
             assert scan is not None
@@ -602,6 +633,12 @@ def print_part_two(figures: dict[str, Any], count: int, per_address: int,
         print(f"| same scan again under tracemalloc (not comparable in time) "
               f"| {figures['traced_wall_s']:.1f} | | peak Python heap "
               f"{figures['heap_peak_bytes'] / 2**20:.0f} MiB | | |")
+    threads = figures["threads"]
+    print(f"\nThreads in the scanning process: at most {threads['max']} alive during the scan, "
+          f"at most {threads['max_executor']} in asyncio's default executor (where "
+          f"asyncio.to_thread runs sslyze; its size is min(32, cores + 4) = "
+          f"{min(32, (os.cpu_count() or 1) + 4)} here), {threads['after']} still alive after "
+          "run_scan returned.")
     scan = figures["scan"]
     print(f"\nScan {scan['status']}{' (' + scan['error'] + ')' if scan['error'] else ''}: "
           f"{scan['targets']} targets stored, {scan['findings_new']} new findings. Check "
@@ -622,7 +659,7 @@ def _load_average() -> str:
 def main() -> None:
     """Parse the options, run both parts, print the tables."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=5, help="rounds of part 1 (5)")
+    parser.add_argument("--runs", type=int, default=10, help="rounds of part 1 (10)")
     parser.add_argument("--endpoints", type=int, default=500, help="endpoints of part 2 (500)")
     parser.add_argument("--ports-per-address", type=int, default=1,
                         help="part 2 endpoints per loopback address (1)")
@@ -632,6 +669,8 @@ def main() -> None:
     parser.add_argument("--skip-part2", action="store_true")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    # sslyze's bundled Mozilla trust store holds a certificate with a negative serial number.
+    warnings.filterwarnings("ignore", category=CryptographyDeprecationWarning)
     if args.child:
         figures = _child_scan(json.loads(Path(args.child).read_text()), args.tracemalloc)
         print(json.dumps(figures))
@@ -640,10 +679,11 @@ def main() -> None:
         print(f"NOTE: {NGINX} not found: Python asyncio TLS servers in this process stand in "
               "for nginx (they share the CPU and the GIL with the scanner).")
     print(f"{os.cpu_count()} CPU cores; load average before: {_load_average()}")
-    hosts = None
+    hosts: list[HostTimes] | None = None
     if not args.skip_part1:
         hosts, _ = part_one(args.runs)
-    figures = None
+    figures: dict[str, Any] | None = None
+    server = ""
     if not args.skip_part2:
         figures, server = part_two(args.endpoints, args.ports_per_address, args.tracemalloc)
     print(f"load average after: {_load_average()}")

@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pyotp
@@ -47,6 +48,7 @@ class LiveServer:
     admin_email: str
     admin_password: str
     admin_totp_secret: str
+    database_url: str
 
 
 @pytest.fixture(scope="session")
@@ -68,7 +70,11 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         user.mfa_enabled = True
     engine.dispose()
     port = _free_port()
-    env = dict(os.environ, LAKANA_HOME=str(home), LAKANA_DATABASE_URL=database_url)
+    # Jobs (exposure scans) run in a thread of the server; scans may reach the loopback
+    # sites the tests start, with short timeouts.
+    env = dict(os.environ, LAKANA_HOME=str(home), LAKANA_DATABASE_URL=database_url,
+               LAKANA_JOBS_INLINE="true", LAKANA_EXPOSURE_ALLOW_PRIVATE="true",
+               LAKANA_EXPOSURE_TIMEOUT="3")
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "lakana.app:create_app", "--factory",
          "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
@@ -85,7 +91,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         proc.kill()
         out = proc.stdout.read().decode() if proc.stdout else ""
         raise RuntimeError(f"server did not start:\n{out}")
-    yield LiveServer(url, ADMIN_EMAIL, ADMIN_PASSWORD, totp_secret)
+    yield LiveServer(url, ADMIN_EMAIL, ADMIN_PASSWORD, totp_secret, database_url)
     proc.terminate()
     proc.wait(timeout=10)
     if os.environ.get("LAKANA_TEST_DATABASE_URL"):
@@ -105,3 +111,34 @@ def browser() -> Iterator[object]:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+_USED_STEPS: dict[str, int] = {}
+
+
+def fresh_code(secret: str) -> str:
+    """A TOTP code the server will accept: not about to expire, and not one already used
+    by an earlier test (a code is valid once), waiting for the next period if needed."""
+    while True:
+        now = time.time()
+        step = int(now // 30)
+        if 30 - (now % 30) >= 3 and step > _USED_STEPS.get(secret, -1):
+            _USED_STEPS[secret] = step
+            return pyotp.TOTP(secret).at(step * 30)
+        time.sleep(30 - (now % 30) + 0.2)
+
+
+def log_in(page: Any, live_server: LiveServer) -> None:
+    """Log the administrator in (password, then TOTP) from the French log-in page.
+
+    From the second step on, pages are in the user's own language, which an earlier test
+    may have changed: that step is found by its field, not its wording."""
+    page.goto(f"{live_server.url}/login")
+    assert page.locator("h1").inner_text() == "Se connecter"
+    page.get_by_label("Adresse e-mail").fill(live_server.admin_email)
+    page.get_by_label("Mot de passe").fill(live_server.admin_password)
+    page.get_by_role("button", name="Se connecter").click()
+    page.wait_for_url("**/login/mfa**")
+    page.locator("#code").fill(fresh_code(live_server.admin_totp_secret))
+    page.locator("form[action='/login/mfa'] button[type=submit]").click()
+    page.wait_for_url(f"{live_server.url}/")

@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
-import pyotp
 import pytest
 
-from tests.e2e.conftest import LiveServer
+from tests.e2e.conftest import LiveServer, log_in
 
 pytestmark = pytest.mark.e2e
-
-
-def _fresh_code(secret: str) -> str:
-    # Avoid a code that expires between typing and submitting.
-    if 30 - (time.time() % 30) < 3:
-        time.sleep(3.5)
-    return pyotp.TOTP(secret).now()
 
 
 def test_login_mfa_language_and_register_institution(live_server: LiveServer,
@@ -29,19 +20,10 @@ def test_login_mfa_language_and_register_institution(live_server: LiveServer,
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
 
     # Given the log-in page, in French by default
-    page.goto(f"{live_server.url}/login")
-    assert page.locator("h1").inner_text() == "Se connecter"
-
     # When the administrator types the password, then the TOTP code
-    page.get_by_label("Adresse e-mail").fill(live_server.admin_email)
-    page.get_by_label("Mot de passe").fill(live_server.admin_password)
-    page.get_by_role("button", name="Se connecter").click()
-    page.wait_for_url("**/login/mfa**")
-    page.get_by_label("Code").fill(_fresh_code(live_server.admin_totp_secret))
-    page.get_by_role("button", name="Vérifier").click()
+    log_in(page, live_server)
 
     # Then the home dashboard greets them in French
-    page.wait_for_url(f"{live_server.url}/")
     assert "Bienvenue" in page.locator("h1").inner_text()
 
     # When they switch the interface to English

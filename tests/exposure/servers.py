@@ -94,6 +94,14 @@ class Route:
     reflect_origin: bool = False
 
 
+class _BacklogHTTPServer(ThreadingHTTPServer):
+    """socketserver's listen backlog is 5: concurrent probes (sslyze, the checks) would
+    overflow it and see timeouts the real servers never cause."""
+
+    request_queue_size = 128
+    daemon_threads = True
+
+
 @dataclass
 class WebServer:
     """A threaded HTTP(S) server answering canned responses per path."""
@@ -140,8 +148,7 @@ class WebServer:
             def log_message(self, format: str, *args: object) -> None:  # noqa: A002
                 """Keep the test output quiet."""
 
-        httpd = ThreadingHTTPServer((LOOPBACK, 0), Handler)
-        httpd.daemon_threads = True
+        httpd = _BacklogHTTPServer((LOOPBACK, 0), Handler)
         if self.certificate:
             tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             tls.load_cert_chain(*self.certificate)

@@ -34,6 +34,7 @@ from sslyze.scanner.models import (
     ServerScanRequest,
     ServerScanResult,
 )
+from sslyze.scanner.scan_command_attempt import ScanCommandAttemptStatusEnum
 from sslyze.scanner.scanner import Scanner
 from sslyze.server_setting import ServerNetworkConfiguration, ServerNetworkLocation
 
@@ -58,6 +59,12 @@ _OLD_PROTOCOLS = (("ssl_2_0_cipher_suites", "SSLv2", "tls.protocol.sslv2"),
                   ("tls_1_0_cipher_suites", "TLSv1.0", "tls.protocol.tls1_0"),
                   ("tls_1_1_cipher_suites", "TLSv1.1", "tls.protocol.tls1_1"))
 _MODERN_PROTOCOLS = (("tls_1_2_cipher_suites", "TLSv1.2"), ("tls_1_3_cipher_suites", "TLSv1.3"))
+#: The scan commands the observations are built from (every command the scan runs: the
+#: protocol probes, the certificate and what Mozilla's profile checker needs). One that failed
+#: (a timeout on the way) leaves what it tested unknown: reported as "not seen", it would mark
+#: open findings fixed, so the whole check reports an error instead.
+_ESSENTIAL_COMMANDS = tuple(sorted(command.value
+                                   for command in SCAN_COMMANDS_NEEDED_BY_MOZILLA_CHECKER))
 #: Name fragments of IANA cipher suite names that are broken whatever the configuration.
 _WEAK_MARKERS = ("_NULL_", "_EXPORT", "_RC4_", "_3DES_", "_DES_", "_DES40_", "_anon_", "_MD5")
 #: Days before expiry from which a certificate is reported as expiring soon.
@@ -183,10 +190,16 @@ class TlsCheck(Check):
 
 
 def _analyse(result: ServerScanResult, host: str) -> CheckReport:
-    observations: list[Observation] = []
-    facts: dict[str, Any] = {}
     attempts = result.scan_result
     assert attempts is not None
+    failed = [name for name in _ESSENTIAL_COMMANDS
+              if getattr(attempts, name).status is ScanCommandAttemptStatusEnum.ERROR]
+    if failed:
+        reason = getattr(attempts, failed[0]).error_reason
+        return CheckReport("tls", error=f"TLS scan incomplete: {', '.join(failed)} failed "
+                                        f"({reason.value if reason else 'error'})"[:300])
+    observations: list[Observation] = []
+    facts: dict[str, Any] = {}
     protocols: dict[str, bool] = {}
     accepted: list[str] = []
     for field_name, label, issue_id in _OLD_PROTOCOLS:
