@@ -151,3 +151,28 @@ def test_plain_http_url_is_not_applicable(tmp_path: Path) -> None:
     guard = AllowList.for_targets([target], allow_private=True)
     report = asyncio.run(TlsCheck().run(target, CheckContext(guard=guard)))
     assert report.facts == {"applicable": False} and report.error is None
+
+
+def test_scans_leave_no_thread_behind(pki: Pki) -> None:
+    """sslyze's producer thread ends only when its results are read to the end: a check that
+    stopped after the first result kept one thread (and the scan's memory) per scan."""
+    import threading
+    import time
+
+    # Given a TLS server and the number of threads alive before
+    server = TlsServer(server_context(pki.issue("threads")))
+    server.start()
+    try:
+        check = TlsCheck(custom_ca_file=pki.ca_file)
+        _scan(check, _target(server.port))  # warm-up: pools that live on are not leaks
+        before = threading.active_count()
+        # When three scans run
+        for _ in range(3):
+            assert _scan(check, _target(server.port)).error is None
+    finally:
+        server.stop()
+    # Then no thread is left behind (a moment for finished threads to exit)
+    deadline = time.monotonic() + 5
+    while threading.active_count() > before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert threading.active_count() <= before
