@@ -16,6 +16,7 @@ from lakana.csirt import coordination_models as csirt_coordination_models  # noq
 from lakana.csirt import exchange_models as csirt_exchange_models  # noqa: F401
 from lakana.csirt import models as csirt_models  # noqa: F401
 from lakana.csirt import sharing_models as csirt_sharing_models  # noqa: F401
+from lakana.monitoring.detection import models as detection_models  # noqa: F401
 from lakana.monitoring.exposure import models as exposure_models  # noqa: F401
 from lakana.registry import models as registry_models  # noqa: F401
 
