@@ -26,10 +26,11 @@ def domains() -> list[DomainPlugin]:
     """The domains of this build, in menu order (explicit, no module scanning)."""
     from lakana.compliance.plugin import PLUGIN as compliance
     from lakana.csirt.plugin import PLUGIN as csirt
+    from lakana.monitoring.detection.plugin import PLUGIN as detection
     from lakana.monitoring.exposure.plugin import PLUGIN as exposure
     from lakana.registry.plugin import PLUGIN as registry
 
-    return [registry, compliance, csirt, exposure]
+    return [registry, compliance, csirt, exposure, detection]
 
 
 def core_plugins() -> list[DomainPlugin]:

@@ -433,6 +433,19 @@ def _make_exposure_scan(world_factory: Factory, institution_id: int) -> int:
         return scan.id
 
 
+def _make_detection_alert(world_factory: Factory, institution_id: int) -> int:
+    from lakana.monitoring.detection.models import DetectionAlert
+    with world_factory.session_factory.begin() as session:
+        alert = DetectionAlert(
+            group_key="0" * 64, institution_id=institution_id,
+            rule_id="aa7eeeea-cfbd-54ef-bd13-57d70607ba4b",
+            rule_title="SSH login attempt with an invalid user", level="medium",
+            subject="203.0.113.9")
+        session.add(alert)
+        session.flush()
+        return alert.id
+
+
 NATIONAL_PARAMS = {"catalog_version_id", "requirement_id", "profile_id", "priority_id",
                    "source"}
 
@@ -473,6 +486,7 @@ OBJECT_MAKERS: dict[str, Callable[[Factory, int], Any]] = {
     "webhook_id": _make_webhook,
     "delivery_id": _make_webhook_delivery,
     "finding_id": _make_exposure_finding,
+    "alert_id": _make_detection_alert,
     "scan_id": _make_exposure_scan,
     "source": lambda f, b: "kev",
 }

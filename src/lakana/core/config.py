@@ -49,6 +49,9 @@ class Settings(BaseSettings):
                                     description="Seconds allowed per network operation.")
     exposure_auto_case: bool = Field(
         default=True, description="Open a CSIRT case automatically for a new critical finding.")
+    detection_rules_dir: Path | None = Field(
+        default=None, description="Extra Sigma rules (a folder, read recursively) run beside "
+        "Lakana's own; their licence is kept per rule.")
     webhook_allow_http: bool = Field(
         default=False, description="Let webhooks use plain http to loopback addresses (tests, "
         "local receivers); otherwise only https to public addresses.")

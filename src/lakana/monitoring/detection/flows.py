@@ -1,0 +1,112 @@
+"""Where detection alerts leave the domain: CSIRT cases.
+
+An analyst opens a case from an alert in one click (:func:`open_case`): source "detection",
+the rule's title, the alert's institution and system, classed as an intrusion attempt
+(brute force for ATT&CK T1110 rules, an IDS alert otherwise); the source IP addresses of
+the alert's events become case observables, the user names they name go in the description
+(the CSIRT keeps no user-name indicators). The alert becomes ``escalated`` and keeps the case
+reference. An alert has at most one case.
+
+Case texts are stored data, written in the platform's default language (French).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from lakana.core import audit, i18n
+from lakana.core.auth.rbac import Actor, ensure_in_scope
+from lakana.core.errors import Conflict, Invalid, NotFound
+from lakana.core.i18n import N_, Msg
+from lakana.csirt import observable_service
+from lakana.csirt import service as csirt
+from lakana.csirt.schemas import CaseReport
+from lakana.monitoring.detection import service
+from lakana.monitoring.detection.models import DetectionAlert
+from lakana.monitoring.detection.permissions import DetectionPermission as P
+from lakana.monitoring.detection.schemas import LABELS, AlertStatus
+
+STORED_LANGUAGE = "fr"
+CASE_TITLE = N_("Detection: %(rule)s (%(subject)s)")
+CASE_BODY = N_("The detection rule \"%(rule)s\" (%(level)s) raised an alert on %(count)s "
+               "event(s), from %(first)s to %(last)s.\n\n%(description)s\n\n"
+               "Source addresses: %(ips)s\nUser names: %(users)s\n\nAlert: %(link)s")
+#: How many of the alert's events feed the case (observables, user names).
+EVENTS_READ = 200
+
+
+def _taxonomy(alert: DetectionAlert) -> tuple[str, str]:
+    tags = {t.lower() for t in alert.tags or ()}
+    if any(t == "attack.t1110" or t.startswith("attack.t1110.") for t in tags):
+        return "intrusion-attempts", "brute-force"
+    return "intrusion-attempts", "ids-alert"
+
+
+def _indicators(session: Session, actor: Actor, alert: DetectionAlert
+                ) -> tuple[list[str], list[str]]:
+    """The alert's distinct source IPs and user names, in order seen."""
+    ips: dict[str, None] = {}
+    users: dict[str, None] = {}
+    for event in service.alert_events(session=session, actor=actor, alert_id=alert.id,
+                                      limit=EVENTS_READ):
+        ip, user = event.fields.get("source.ip"), event.fields.get("user.name")
+        if ip:
+            ips[str(ip)] = None
+        if user:
+            users[str(user)[:100]] = None
+    return list(ips), list(users)
+
+
+def _report(alert: DetectionAlert, ips: list[str], users: list[str]) -> CaseReport:
+    klass, kind = _taxonomy(alert)
+    description = str(alert.attribution.get("description") or "") \
+        if isinstance(alert.attribution, dict) else ""
+    with i18n.use_language(STORED_LANGUAGE):
+        title = i18n.gettext(CASE_TITLE, rule=alert.rule_title, subject=alert.subject or "-")
+        body = i18n.gettext(
+            CASE_BODY, rule=alert.rule_title,
+            level=Msg(LABELS.get(alert.level, alert.level)), count=alert.event_count,
+            first=alert.first_seen.strftime("%Y-%m-%d %H:%M UTC"),
+            last=alert.last_seen.strftime("%Y-%m-%d %H:%M UTC"), description=description,
+            ips=", ".join(ips[:50]) or "-", users=", ".join(users[:50]) or "-",
+            link=f"/detection/alerts/{alert.id}")
+    return CaseReport(title=title[:200], description=body[:20_000],
+                      institution_id=alert.institution_id, system_id=alert.system_id,
+                      taxonomy_class=klass, taxonomy_type=kind)
+
+
+def open_case(*, session: Session, actor: Actor, alert_id: int) -> str:
+    """Open a CSIRT case for an alert; returns the case reference. Refused (409) when the
+    alert already has one."""
+    alert = session.get(DetectionAlert, alert_id)
+    ensure_in_scope(actor, alert.institution_id if alert else -1, P.TRIAGE,
+                    what=Msg("alert"))
+    if alert is None:
+        raise NotFound("This %(what)s does not exist or is not visible to you.",
+                       what=Msg("alert"))
+    if alert.case_id is not None or alert.case_reference:
+        raise Conflict("A CSIRT case is already open for this alert: %(reference)s.",
+                       reference=alert.case_reference or "")
+    ips, users = _indicators(session, actor, alert)
+    case = csirt.report_case(session=session, actor=actor, data=_report(alert, ips, users),
+                             source="detection")
+    added = 0
+    if ips:
+        items = [observable_service.NewObservable(
+            value=ip, comment=f"detection alert #{alert.id}") for ip in ips[:100]]
+        try:
+            added = len(observable_service.add_many(
+                session=session, actor=actor, case_id=case.id, items=items).accepted)
+        except Invalid:
+            # Addresses the CSIRT refuses (reserved ranges...) stay in the description only.
+            added = 0
+    before = service.alert_state(alert)
+    alert.status = AlertStatus.ESCALATED.value
+    alert.case_id, alert.case_reference = case.id, case.reference
+    session.flush()
+    audit.record(session=session, actor=actor, action="detection.alert.case",
+                 object_type="detection.alert", object_id=alert.id,
+                 object_repr=f"{alert.rule_title} {alert.subject}"[:300], before=before,
+                 after=service.alert_state(alert), institution_id=alert.institution_id,
+                 details={"case": case.reference, "observables": added})
+    return case.reference or f"#{case.id}"
