@@ -40,6 +40,8 @@ def _register_subcommands() -> None:
     for plugin in domains():
         if plugin.cli is not None:
             app.add_typer(plugin.cli, name=plugin.name)
+        for name, group in plugin.commands:
+            app.add_typer(group, name=name)
 
 
 def migrate_database() -> None:

@@ -52,6 +52,21 @@ class Settings(BaseSettings):
     detection_rules_dir: Path | None = Field(
         default=None, description="Extra Sigma rules (a folder, read recursively) run beside "
         "Lakana's own; their licence is kept per rule.")
+    detection_retention_days: int = Field(
+        default=180, ge=1, le=3650, description="Days log events are kept, for institutions "
+        "without their own retention policy.")
+    detection_ingest_concurrency: int = Field(
+        default=2, ge=1, le=64, description="Ingest requests one institution may have in "
+        "progress at once; more get 429, so one institution's flood never stalls another's.")
+    syslog_host: str = Field(default="127.0.0.1", description="Address the syslog receiver "
+                             "listens on.")
+    syslog_port: int = Field(default=6514, ge=0, le=65535, description="Syslog TCP port.")
+    syslog_tls_cert: Path | None = Field(
+        default=None, description="PEM certificate (chain) of the syslog receiver: TLS when set.")
+    syslog_tls_key: Path | None = Field(default=None, description="PEM key of the receiver.")
+    syslog_tls_client_ca: Path | None = Field(
+        default=None, description="PEM CA bundle: when set, senders must present a client "
+        "certificate it signed.")
     webhook_allow_http: bool = Field(
         default=False, description="Let webhooks use plain http to loopback addresses (tests, "
         "local receivers); otherwise only https to public addresses.")

@@ -64,6 +64,9 @@ class DomainPlugin:
     menu: tuple[MenuEntry, ...] = ()
     dashboard: tuple[DashboardCard, ...] = ()
     cli: typer.Typer | None = None
+    #: More top-level command groups, by name (``lakana detect file`` beside ``lakana
+    #: detection``): for commands people know by another name.
+    commands: tuple[tuple[str, typer.Typer], ...] = ()
     demo: tuple[DemoStep, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 

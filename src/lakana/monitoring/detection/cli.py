@@ -18,6 +18,8 @@ from lakana.core.auth.rbac import Actor, system_actor
 from lakana.core.cli_support import cli_transaction, echo_json, fail, friendly_errors
 from lakana.core.errors import Invalid
 from lakana.monitoring.detection import rules, service
+from lakana.monitoring.detection.cli_policies import policies_app
+from lakana.monitoring.detection.cli_syslog import syslog_app
 from lakana.monitoring.detection.schemas import (
     LABELS,
     MAX_BYTES,
@@ -29,6 +31,8 @@ from lakana.monitoring.detection.sigma import load_rules
 from lakana.registry import service as registry_service
 
 app = typer.Typer(no_args_is_help=True, help="Log collection and detection: ingest, rules, alerts.")
+app.add_typer(syslog_app, name="syslog", help="The syslog receiver and its senders.")
+app.add_typer(policies_app, name="policy", help="Retention and escalation policies.")
 
 AsJson = Annotated[bool, typer.Option("--json", help="JSON output.")]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lakana.core.db import Base, utcnow
@@ -41,6 +41,11 @@ class DetectionEvent(Base):
     source_ip: Mapped[str | None] = mapped_column(String(45), index=True)
     #: Alerts this event matched (ids), for the alert page.
     alert_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+
+    __table_args__ = (
+        # Retention deletes and per-institution time-range searches.
+        Index("ix_detection_event_institution_received", "institution_id", "received_at"),
+    )
 
 
 class DetectionAlert(Base):
@@ -95,5 +100,93 @@ class SuppressionRule(Base):
     subject: Mapped[str] = mapped_column(String(300), default="")
     reason: Mapped[str] = mapped_column(Text)
     expires_at: Mapped[dt.datetime] = mapped_column(index=True)
+    created_by: Mapped[str] = mapped_column(String(254), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class CorrelationHit(Base):
+    """One event that matched a rule a Sigma correlation rule refers to, kept while the
+    correlation's time span may still need it (brute force: failures per source...).
+
+    Correlation state lives in the database, not in a process: batches ingested by different
+    workers (HTTP, syslog) of one institution count together.
+    """
+
+    __tablename__ = "detection_correlation_hit"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    institution_id: Mapped[int] = mapped_column(
+        ForeignKey("registry_institution.id", ondelete="CASCADE"), index=True)
+    system_id: Mapped[int | None] = mapped_column(
+        ForeignKey("registry_system.id", ondelete="SET NULL"))
+    #: The correlation rule's id (or name).
+    correlation_id: Mapped[str] = mapped_column(String(80))
+    #: sha256 of the group-by field values: one window per group.
+    group_hash: Mapped[str] = mapped_column(String(64))
+    #: The group-by values, for the alert's subject.
+    group_values: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: The referenced rule that matched (id or name).
+    rule_ref: Mapped[str] = mapped_column(String(80))
+    #: value_count: the value of the counted field ("" otherwise).
+    value: Mapped[str] = mapped_column(String(300), default="")
+    occurred_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    event_id: Mapped[int | None] = mapped_column(
+        ForeignKey("detection_event.id", ondelete="CASCADE"), index=True)
+
+    __table_args__ = (
+        Index("ix_detection_correlation_hit_window", "correlation_id", "institution_id",
+              "group_hash", "occurred_at"),
+    )
+
+
+class SyslogSource(Base):
+    """A sender the syslog receiver accepts, and whose events it attributes: a network (one
+    address is a /32 or /128) or a TLS client certificate, of an institution and optionally
+    one of its systems. A connection from nowhere registered is refused."""
+
+    __tablename__ = "detection_syslog_source"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    institution_id: Mapped[int] = mapped_column(
+        ForeignKey("registry_institution.id", ondelete="CASCADE"), index=True)
+    system_id: Mapped[int | None] = mapped_column(
+        ForeignKey("registry_system.id", ondelete="SET NULL"))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    #: Sender network in CIDR notation ("" when only the certificate identifies it).
+    network: Mapped[str] = mapped_column(String(50), default="")
+    #: sha256 of the sender's TLS client certificate (hex, lower case), "" for any.
+    cert_sha256: Mapped[str] = mapped_column(String(64), default="")
+    created_by: Mapped[str] = mapped_column(String(254), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class RetentionPolicy(Base):
+    """How long an institution's events are kept (the default setting applies to the
+    others)."""
+
+    __tablename__ = "detection_retention"
+
+    institution_id: Mapped[int] = mapped_column(
+        ForeignKey("registry_institution.id", ondelete="CASCADE"), primary_key=True)
+    days: Mapped[int] = mapped_column(Integer)
+    updated_by: Mapped[str] = mapped_column(String(254), default="")
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class EscalationRule(Base):
+    """Alerts that open a CSIRT case by themselves: of one rule (or any), at or above a
+    level, for one institution (or all)."""
+
+    __tablename__ = "detection_escalation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: Only this rule's alerts ("" for any rule).
+    rule_id: Mapped[str] = mapped_column(String(80), default="")
+    #: Lowest Sigma level that escalates (informational ... critical).
+    min_level: Mapped[str] = mapped_column(String(15), default="critical")
+    institution_id: Mapped[int | None] = mapped_column(
+        ForeignKey("registry_institution.id", ondelete="CASCADE"), index=True)
+    enabled: Mapped[bool] = mapped_column(default=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
     created_by: Mapped[str] = mapped_column(String(254), default="")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

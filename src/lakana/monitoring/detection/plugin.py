@@ -5,7 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 from lakana.core.plugins import DashboardCard, DemoStep, DomainPlugin, MenuEntry
-from lakana.monitoring.detection import api, cli, demo, pages, permissions, service
+from lakana.monitoring.detection import (
+    api,
+    api_policies,
+    api_syslog,
+    cli,
+    cli_hunt,
+    demo,
+    pages,
+    pages_policies,
+    pages_syslog,
+    permissions,
+    service,
+)
 from lakana.monitoring.detection.permissions import DetectionPermission
 
 _HERE = Path(__file__).parent
@@ -13,8 +25,8 @@ _HERE = Path(__file__).parent
 PLUGIN = DomainPlugin(
     name="detection",
     register_permissions=permissions.register,
-    api_routers=(api.router,),
-    pages_routers=(pages.router,),
+    api_routers=(api.router, api_syslog.router, api_policies.router),
+    pages_routers=(pages.router, pages_syslog.router, pages_policies.router),
     templates_dir=_HERE / "templates",
     catalog_dir=_HERE / "locale",
     menu=(
@@ -30,5 +42,6 @@ PLUGIN = DomainPlugin(
     dashboard=(DashboardCard("Open detection alerts", "/detection?status=open",
                              DetectionPermission.READ, service.count_open_alerts),),
     cli=cli.app,
+    commands=(("detect", cli_hunt.detect_app),),
     demo=(DemoStep("detection", demo.load_demo, order=65),),
 )

@@ -81,6 +81,8 @@ class IngestResult(BaseModel):
     accepted: int
     stored: int
     alerts: int
+    #: Ids of the alerts raised or added to (suppressed ones left out), for escalation.
+    alert_ids: list[int] = Field(default_factory=list)
 
 
 class AlertQuery(BaseModel):

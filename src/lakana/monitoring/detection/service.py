@@ -243,10 +243,10 @@ def ingest(*, session: Session, actor: Actor, lines: list[str] | None = None,
     session.flush()
     for event, alerts in matched:
         event.alert_ids = sorted({a.id for a in alerts})
-    raised = {id(a) for a in batch.alerts.values()
+    raised = {a.id: a for a in batch.alerts.values()
               if a.status != AlertStatus.SUPPRESSED.value}
     result = IngestResult(accepted=len(lines) + len(records), stored=len(events),
-                          alerts=len(raised))
+                          alerts=len(raised), alert_ids=sorted(raised))
     session.flush()
     audit.record(session=session, actor=actor, action="detection.ingest",
                  object_type="detection.batch", object_id=None,
