@@ -16,6 +16,10 @@ class DetectionPermission(StrEnum):
     TRIAGE = "detection:alert:triage"
     #: See the loaded rules and the unsupported ones.
     RULES_READ = "detection:rules:read"
+    #: Register and remove the senders the syslog receiver accepts.
+    SOURCES_MANAGE = "detection:source:manage"
+    #: Set retention per institution and the rules that escalate alerts to cases.
+    POLICY_MANAGE = "detection:policy:manage"
 
 
 def register() -> None:
@@ -25,3 +29,5 @@ def register() -> None:
           Role.PLATFORM_ADMIN)
     grant([DetectionPermission.READ, DetectionPermission.RULES_READ], *STAFF_ROLES)
     grant([DetectionPermission.TRIAGE], Role.CSIRT_ANALYST, Role.PLATFORM_ADMIN)
+    grant([DetectionPermission.SOURCES_MANAGE, DetectionPermission.POLICY_MANAGE],
+          Role.CSIRT_ANALYST, Role.PLATFORM_ADMIN)
