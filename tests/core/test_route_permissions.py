@@ -446,6 +446,30 @@ def _make_detection_alert(world_factory: Factory, institution_id: int) -> int:
         return alert.id
 
 
+# --- detection policies (helper POLICIES) ---
+def _make_escalation_rule(world_factory: Factory, institution_id: int) -> int:
+    from lakana.monitoring.detection.models import EscalationRule
+    with world_factory.session_factory.begin() as session:
+        rule = EscalationRule(rule_id="", min_level="critical", institution_id=institution_id,
+                              reason="test")
+        session.add(rule)
+        session.flush()
+        return rule.id
+# --- end detection policies ---
+
+
+# --- syslog senders (helper SYSLOG) ---
+def _make_syslog_source(world_factory: Factory, institution_id: int) -> int:
+    from lakana.monitoring.detection.models import SyslogSource
+    with world_factory.session_factory.begin() as session:
+        source = SyslogSource(institution_id=institution_id,
+                              network=f"198.51.100.{institution_id % 250}/32")
+        session.add(source)
+        session.flush()
+        return source.id
+# --- end syslog senders ---
+
+
 NATIONAL_PARAMS = {"catalog_version_id", "requirement_id", "profile_id", "priority_id",
                    "source"}
 
@@ -489,6 +513,8 @@ OBJECT_MAKERS: dict[str, Callable[[Factory, int], Any]] = {
     "alert_id": _make_detection_alert,
     "scan_id": _make_exposure_scan,
     "source": lambda f, b: "kev",
+    "source_id": _make_syslog_source,  # syslog senders (helper SYSLOG)
+    "escalation_id": _make_escalation_rule,  # detection policies
 }
 
 

@@ -40,6 +40,16 @@ def test_rfc5424_sshd_is_parsed_as_sshd() -> None:
     assert e["@timestamp"] == "2024-05-01T08:00:00Z" and e["process.pid"] == 812
 
 
+def test_rfc5424_from_rsyslog_stock_template_is_parsed_as_sshd() -> None:
+    # rsyslog's RSYSLOG_SyslogProtocol23Format leaves two spaces before the message.
+    e = parse_line(
+        "<38>1 2026-11-23T04:00:01+00:00 web1 sshd 41 - -  "
+        "Failed password for invalid user admin from 10.9.8.7 port 4022 ssh2"
+    )
+    assert (e["event.dataset"], e["source.ip"], e["user.name"]) == ("sshd", "10.9.8.7", "admin")
+    assert e["log.original"].endswith("ssh2") and "  Failed" in e["log.original"]
+
+
 def test_rfc3164_with_pri_and_year_rule() -> None:
     e = parse_line(
         "<34>Oct 11 22:14:15 mymachine su: 'su root' failed for lonvick on /dev/pts/8",

@@ -38,6 +38,8 @@ PLUGIN = DomainPlugin(
                   order=67, group="Detection"),
         MenuEntry("Send logs", "/detection/send-logs", DetectionPermission.INGEST, order=68,
                   group="Detection"),
+        MenuEntry("Syslog senders", "/detection/syslog-sources", DetectionPermission.READ,
+                  order=69, group="Detection"),
     ),
     dashboard=(DashboardCard("Open detection alerts", "/detection?status=open",
                              DetectionPermission.READ, service.count_open_alerts),),

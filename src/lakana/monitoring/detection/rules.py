@@ -13,7 +13,12 @@ import threading
 from pathlib import Path
 
 from lakana.monitoring.detection.schemas import PackSummary, UnsupportedOut
-from lakana.monitoring.detection.sigma import RulePack, load_rules
+from lakana.monitoring.detection.sigma import (
+    CompiledCorrelation,
+    CompiledRule,
+    RulePack,
+    load_rules,
+)
 
 #: Lakana's own rules, shipped with the package.
 BUILTIN_DIR = Path(__file__).parent / "rules"
@@ -42,10 +47,7 @@ def build_pack(extra: Path | None = None) -> RulePack:
     """Compile Lakana's rules and those under ``extra`` into one new pack (not cached)."""
     pack = load_rules(BUILTIN_DIR, license=BUILTIN_LICENSE)
     if extra is not None:
-        more = load_rules(extra)
-        for rule in more.rules:
-            pack.add(rule)
-        pack.unsupported.extend(more.unsupported)
+        pack.merge(load_rules(extra))
     return pack
 
 
@@ -69,12 +71,13 @@ def clear_cache() -> None:
 def summarize(pack: RulePack) -> PackSummary:
     """Counts, unsupported rules (by reason category) and the loaded rules of ``pack``."""
     counts = pack.summary()
+    every: list[CompiledRule | CompiledCorrelation] = [*pack.rules, *pack.correlations]
     return PackSummary(
         loaded=counts["loaded"], unsupported=counts["unsupported"],
         unsupported_by_reason=counts["unsupported_by_reason"],
         rules=[{"id": r.id, "title": r.title, "level": r.level, "tags": list(r.tags),
                 "author": r.author, "license": r.license, "source": r.source}
-               for r in sorted(pack.rules, key=lambda r: (r.title, r.id))],
+               for r in sorted(every, key=lambda r: (r.title, r.id))],
         unsupported_rules=[UnsupportedOut(path=u.path, reason=u.reason, category=u.category,
                                           rule_id=u.rule_id, title=u.title)
                            for u in pack.unsupported])

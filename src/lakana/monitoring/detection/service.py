@@ -11,6 +11,18 @@ Grouping: one alert per rule, institution, system and subject (``source.ip``, el
 ``user.name``, else ``host.name``) while it stays open (or triaged true positive) and was
 seen in the last 24 hours; later matches add to it. An unexpired suppression rule turns what
 would be raised into a ``suppressed`` alert (kept for audit, left out of lists by default).
+
+Correlations (Sigma correlation rules: brute force, password spraying, success after
+failures): each match of a rule a correlation refers to is stored as a
+:class:`~lakana.monitoring.detection.models.CorrelationHit` (institution, group-by values, time),
+so that batches from different workers count together. The windows of the groups a batch
+touches are read back (one query per correlation and 500 groups, never one per event) and
+replayed by :class:`~lakana.monitoring.detection.sigma.Window` (the evaluator file hunting
+uses too); while the condition holds at one of the batch's hits, the window's events are
+linked to one grouped alert of the correlation (same 24-hour grouping and suppressions),
+whose ``event_count`` grows with a sustained attack. Rules that only feed correlations with
+``generate: false`` raise no alert of their own. Hits older than the longest time span (before
+the batch's newest event) are deleted as each batch ends.
 """
 
 from __future__ import annotations
@@ -22,7 +34,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Select, String, case, cast, func, or_, select
+from sqlalchemy import Select, String, case, cast, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from lakana.core import audit
@@ -31,7 +43,12 @@ from lakana.core.concurrency import check_version, flush_or_conflict
 from lakana.core.db import as_utc, count_rows, utcnow
 from lakana.core.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge
 from lakana.core.i18n import Msg
-from lakana.monitoring.detection.models import DetectionAlert, DetectionEvent, SuppressionRule
+from lakana.monitoring.detection.models import (
+    CorrelationHit,
+    DetectionAlert,
+    DetectionEvent,
+    SuppressionRule,
+)
 from lakana.monitoring.detection.parsers.dispatch import parse_line, parse_record
 from lakana.monitoring.detection.permissions import DetectionPermission as P
 from lakana.monitoring.detection.rules import pack_summary, rule_pack
@@ -48,7 +65,13 @@ from lakana.monitoring.detection.schemas import (
     SuppressionIn,
     TriageStatus,
 )
-from lakana.monitoring.detection.sigma import CompiledRule
+from lakana.monitoring.detection.sigma import (
+    CompiledCorrelation,
+    CompiledRule,
+    RulePack,
+    Window,
+    group_hash,
+)
 from lakana.registry import service as registry_service
 
 __all__ = [
@@ -147,7 +170,7 @@ def group_key(rule_id: str, institution_id: int, system_id: int | None, subject:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def _attribution(rule: CompiledRule) -> dict[str, Any]:
+def _attribution(rule: CompiledRule | CompiledCorrelation) -> dict[str, Any]:
     # Only the rule file's name: a server path says nothing useful to a reader.
     return {"author": rule.author, "license": rule.license, "references": list(rule.references),
             "description": rule.description, "status": rule.status,
@@ -173,7 +196,10 @@ class _Batch:
                 return rule
         return None
 
-    def alert_for(self, rule: CompiledRule, subject: str) -> DetectionAlert:
+    def alert_for(self, rule: CompiledRule | CompiledCorrelation, subject: str,
+                  count: int = 1) -> DetectionAlert:
+        """The alert of ``rule`` for ``subject`` this batch adds to (found or made), its
+        ``event_count`` grown by ``count``."""
         key = group_key(rule.id, self.institution_id, self.system_id, subject)
         suppression = self._suppressed(rule.id, subject)
         slot = (key, suppression is not None)
@@ -194,7 +220,7 @@ class _Batch:
                 status_reason=suppression.reason if suppression else "", event_count=0,
                 first_seen=self.now, last_seen=self.now)
             self.session.add(alert)
-        alert.event_count = (alert.event_count or 0) + 1
+        alert.event_count = (alert.event_count or 0) + count
         alert.last_seen = self.now
         self.alerts[slot] = alert
         return alert
@@ -235,14 +261,22 @@ def ingest(*, session: Session, actor: Actor, lines: list[str] | None = None,
     pack = rule_pack()
     batch = _Batch(session, owner, system_id, now)
     matched: list[tuple[DetectionEvent, list[DetectionAlert]]] = []
+    feeds: list[tuple[DetectionEvent, list[CompiledRule]]] = []
     for event in events:
+        rules = pack.match(event.fields)
+        if not rules:
+            continue
         alerts = [batch.alert_for(rule, subject_of(event.fields))
-                  for rule in pack.match(event.fields)]
+                  for rule in rules if rule.generates]
         if alerts:
             matched.append((event, alerts))
+        if pack.correlations:
+            feeds.append((event, rules))
     session.flush()
     for event, alerts in matched:
         event.alert_ids = sorted({a.id for a in alerts})
+    if pack.correlations:
+        _correlate(batch, pack, events, feeds)
     raised = {a.id: a for a in batch.alerts.values()
               if a.status != AlertStatus.SUPPRESSED.value}
     result = IngestResult(accepted=len(lines) + len(records), stored=len(events),
@@ -254,6 +288,146 @@ def ingest(*, session: Session, actor: Actor, lines: list[str] | None = None,
                  details={**result.model_dump(), "channel": channel, "system_id": system_id,
                           "suppressed": len(batch.alerts) - len(raised)})
     return result
+
+
+# --- correlations -----------------------------------------------------------------------
+
+class _Touched:
+    """A correlation group this batch added hits to."""
+
+    __slots__ = ("correlation", "first", "group", "hits", "last")
+
+    def __init__(self, correlation: CompiledCorrelation, group: dict[str, str],
+                 when: dt.datetime) -> None:
+        self.correlation, self.group = correlation, group
+        self.first = self.last = when
+        self.hits: list[CorrelationHit] = []
+
+
+def correlation_subject(group: dict[str, str]) -> str:
+    """What a correlation alert is grouped on: the group-by value (``name=value, ...`` for
+    several)."""
+    if len(group) == 1:
+        return next(iter(group.values()))[:300]
+    return ", ".join(f"{k}={v}" for k, v in group.items())[:300]
+
+
+def _record_hits(batch: _Batch, pack: RulePack,
+                 feeds: Sequence[tuple[DetectionEvent, list[CompiledRule]]]
+                 ) -> dict[tuple[str, str], _Touched]:
+    """Store one hit per (matched rule, correlation referring to it) with a group."""
+    touched: dict[tuple[str, str], _Touched] = {}
+    for event, rules in feeds:
+        when = as_utc(event.occurred_at)
+        for rule in rules:
+            for c in pack.correlations_for(rule.id):
+                group = c.group_of(rule.id, event.fields)
+                value = c.value_of(rule.id, event.fields)
+                if group is None or value is None:
+                    continue  # no group-by value: the event takes no part (as SIEMs do)
+                ghash = group_hash(c.id, group)
+                hit = CorrelationHit(
+                    institution_id=batch.institution_id, system_id=batch.system_id,
+                    correlation_id=c.id[:80], group_hash=ghash, group_values=group,
+                    rule_ref=rule.id[:80], value=value, occurred_at=when, event_id=event.id)
+                state = touched.get((c.id, ghash))
+                if state is None:
+                    state = touched[(c.id, ghash)] = _Touched(c, group, when)
+                state.first, state.last = min(state.first, when), max(state.last, when)
+                state.hits.append(hit)
+    return touched
+
+
+#: Groups whose windows one query reads back.
+_GROUPS_PER_QUERY = 500
+
+
+def _fired_events(session: Session, institution_id: int, states: Sequence[_Touched]
+                  ) -> dict[str, set[int]]:
+    """Replay the windows of one correlation's touched groups around the batch's hits (one
+    query per :data:`_GROUPS_PER_QUERY` groups): per group hash, the events of the windows in
+    which the condition held at one of the batch's hits."""
+    c = states[0].correlation
+    refs = {ref[:80]: ref for ref in c.rule_refs}
+    new = {hit.id for state in states for hit in state.hits}
+    by_group = {state.hits[0].group_hash: state for state in states}
+    rows = session.execute(
+        select(CorrelationHit.id, CorrelationHit.group_hash, CorrelationHit.rule_ref,
+               CorrelationHit.value, CorrelationHit.occurred_at, CorrelationHit.event_id)
+        .where(CorrelationHit.correlation_id == c.id[:80],
+               CorrelationHit.institution_id == institution_id,
+               CorrelationHit.group_hash.in_(list(by_group)),
+               CorrelationHit.occurred_at >= min(s.first for s in states) - c.timespan,
+               CorrelationHit.occurred_at <= max(s.last for s in states))
+        .order_by(CorrelationHit.occurred_at, CorrelationHit.id)).all()
+    windows = {ghash: Window(c) for ghash in by_group}
+    fired: dict[str, set[int]] = {}
+    for hit_id, ghash, rule_ref, value, occurred, event_id in rows:
+        window = windows[ghash]
+        # Hits before a group's own span drop out as the window advances; hits after its
+        # last new hit are never evaluated at: the wider range of the query changes nothing.
+        window.push(as_utc(occurred), refs.get(rule_ref, rule_ref), value, event_id)
+        if hit_id in new and window.holds():
+            fired.setdefault(ghash, set()).update(
+                e for e in window.payloads() if e is not None)
+    return fired
+
+
+def _link(session: Session, batch_events: Sequence[DetectionEvent],
+          links: Sequence[tuple[DetectionAlert, set[int]]]) -> None:
+    """Link events to correlation alerts (events of earlier batches are loaded in one query)
+    and count each event once per alert."""
+    known = {e.id: e for e in batch_events}
+    wanted = set().union(*(ids for _, ids in links)) - known.keys()
+    for chunk in (sorted(wanted)[i:i + 500] for i in range(0, len(wanted), 500)):
+        known.update((e.id, e) for e in session.scalars(
+            select(DetectionEvent).where(DetectionEvent.id.in_(chunk))))
+    for alert, ids in links:
+        first = as_utc(alert.first_seen)
+        for event_id in sorted(ids):
+            event = known.get(event_id)
+            if event is None or alert.id in (event.alert_ids or ()):
+                continue
+            event.alert_ids = sorted({*(event.alert_ids or ()), alert.id})
+            alert.event_count = (alert.event_count or 0) + 1
+            # The alert's events are looked up by reception time: cover the earliest one.
+            first = min(first, as_utc(event.received_at))
+        alert.first_seen = first
+
+
+def _correlate(batch: _Batch, pack: RulePack, events: Sequence[DetectionEvent],
+               feeds: Sequence[tuple[DetectionEvent, list[CompiledRule]]]) -> None:
+    """Store the batch's correlation hits, evaluate each touched group once, raise or add to
+    the correlations' alerts, then prune hits no window can need any more."""
+    session = batch.session
+    touched = _record_hits(batch, pack, feeds)
+    if touched:
+        session.add_all([hit for state in touched.values() for hit in state.hits])
+        session.flush()
+    per_correlation: dict[str, list[_Touched]] = {}
+    for (cid, _), state in touched.items():
+        per_correlation.setdefault(cid, []).append(state)
+    pending: list[tuple[DetectionAlert, set[int]]] = []
+    for states in per_correlation.values():
+        for i in range(0, len(states), _GROUPS_PER_QUERY):
+            chunk = states[i:i + _GROUPS_PER_QUERY]
+            fired = _fired_events(session, batch.institution_id, chunk)
+            for state in chunk:
+                linked = fired.get(state.hits[0].group_hash)
+                if linked:
+                    alert = batch.alert_for(state.correlation,
+                                            correlation_subject(state.group), count=0)
+                    pending.append((alert, linked))
+    if pending:
+        session.flush()
+        _link(session, events, pending)
+    # Windows end at the newest event time (logs may be replayed from the past), never later
+    # than now (a sender's clock ahead must not wipe everyone's windows).
+    newest = max((as_utc(e.occurred_at) for e in events), default=batch.now)
+    longest = max(c.timespan for c in pack.correlations)
+    session.execute(delete(CorrelationHit).where(
+        CorrelationHit.institution_id == batch.institution_id,
+        CorrelationHit.occurred_at < min(newest, batch.now) - longest))
 
 
 # --- alerts -----------------------------------------------------------------------------

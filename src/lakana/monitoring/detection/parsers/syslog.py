@@ -192,7 +192,9 @@ def parse_syslog_5424(line: str) -> dict[str, Any] | None:
         event["log.syslog.msgid"] = m["msgid"]
     if sd:
         event["log.syslog.structured_data"] = sd
-    event["message"] = msg.removeprefix("\ufeff")  # RFC 5424 allows a BOM before a UTF-8 MSG
+    # RFC 5424 allows a BOM before a UTF-8 MSG; rsyslog's stock RFC 5424 template
+    # (RSYSLOG_SyslogProtocol23Format) puts one more space before it, which no program means.
+    event["message"] = msg.removeprefix("\ufeff").lstrip(" ")
     return event
 
 

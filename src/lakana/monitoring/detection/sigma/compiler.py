@@ -93,6 +93,11 @@ class CompiledRule:
     # Windows event ids the log source stands for (None: any), so packs can index by event id.
     event_ids: frozenset[int] | None = None
     source: str | None = None
+    #: The rule's ``name`` (what Sigma correlation rules may refer to it by).
+    name: str | None = None
+    #: False when the rule only feeds correlations whose ``generate`` is false: it matches
+    #: (``RulePack.match`` returns it) but raises no alert of its own.
+    generates: bool = True
     _match: Matcher = field(default=lambda _e: False, repr=False, compare=False)
 
     def matches(self, event: Event) -> bool:
@@ -541,6 +546,47 @@ def _event_ids(mapping: FieldMapping) -> frozenset[int] | None:
     return frozenset(i for i in ids if i is not None)
 
 
+def _required_ids(cond: Any, mapping: FieldMapping) -> frozenset[int] | None:
+    """Event ids a condition requires (``EventID: 4688`` ANDed in), None when it allows any.
+
+    Most rules on a whole channel (``service: security``) select their events by EventID in
+    the detection: knowing it lets a pack skip them for every other event id (performance
+    only; the condition still checks it).
+    """
+    if isinstance(cond, ConditionAND):
+        found: frozenset[int] | None = None
+        for arg in cond.args:
+            ids = _required_ids(arg, mapping)
+            if ids is not None:
+                found = ids if found is None else found & ids
+        return found
+    if isinstance(cond, ConditionOR):
+        union: set[int] = set()
+        for arg in cond.args:
+            ids = _required_ids(arg, mapping)
+            if ids is None:
+                return None
+            union |= ids
+        return frozenset(union)
+    if (isinstance(cond, ConditionFieldEqualsValueExpression)
+            and type(cond.value) is SigmaNumber and isinstance(cond.value.number, int)
+            and mapping.fields.get(cond.field) == "winlog.event_id"):
+        return frozenset({cond.value.number})
+    return None
+
+
+def _narrow(ids: frozenset[int] | None, trees: Sequence[Any],
+            mapping: FieldMapping) -> frozenset[int] | None:
+    """The log source's event ids narrowed by those every condition of the rule requires."""
+    required: set[int] = set()
+    for tree in trees:
+        found = _required_ids(tree, mapping)
+        if found is None:
+            return ids
+        required |= found
+    return frozenset(required) if ids is None else ids & required
+
+
 def compile_rule(
     rule: SigmaRule, field_map: FieldMapping | None = None, source: str | None = None
 ) -> CompiledRule:
@@ -556,11 +602,13 @@ def compile_rule(
             raise UnsupportedRuleError(str(exc)) from None
     compiler = _Compiler(field_map)
     conditions = []
+    trees = []
     for cond in rule.detection.parsed_condition:
         tree = cond.parsed
         if tree is None:
             raise UnsupportedRuleError("empty condition")
         conditions.append(compiler.node(tree))
+        trees.append(tree)
     body = conditions[0] if len(conditions) == 1 else compiler_or(conditions)
     pre = _precondition(field_map)
     match: Matcher = body if pre is None else (lambda e: pre(e) and body(e))
@@ -577,8 +625,10 @@ def compile_rule(
         references=tuple(rule.references),
         logsource=(ls.product, ls.category, ls.service),
         datasets=field_map.datasets,
-        event_ids=_event_ids(field_map),
+        event_ids=_narrow(_event_ids(field_map), trees, field_map)
+        if field_map.windows_sources else _event_ids(field_map),
         source=source,
+        name=rule.name,
         _match=match,
     )
 
