@@ -9,8 +9,8 @@ in the database, attributed to the registered sender's institution and system.
 
 from __future__ import annotations
 
-import re
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -40,8 +40,9 @@ RSYSLOGD = shutil.which("rsyslogd") or next(
     (p for p in ("/usr/sbin/rsyslogd", "/sbin/rsyslogd") if Path(p).exists()), None)
 # On CI (.ci/run installs rsyslog) a missing rsyslogd is a failure, not a skip.
 pytestmark = pytest.mark.skipif(
-    RSYSLOGD is None and not os.environ.get("CI"), reason="rsyslogd is not installed (apt-get install rsyslog "
-                             "rsyslog-openssl): the real-shipper test cannot run")
+    RSYSLOGD is None and not os.environ.get("CI"),
+    reason="rsyslogd is not installed (apt-get install rsyslog rsyslog-openssl): the "
+           "real-shipper test cannot run")
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "detection-syslog.md"
 #: What the documentation's examples name, replaced by the test's receiver and files.

@@ -6,7 +6,8 @@ Collection: ``POST /ingest`` takes what log shippers send with a focal point's A
 JSON array of records, as rsyslog's omhttp batches them) or ``text/plain`` (one raw log line
 per line); ``Content-Encoding: gzip`` is accepted. Every event is stored before the 202
 answer. Over 10 000 lines or 10 MiB: 413; another type: 415; bytes that are not UTF-8: 422
-with the line number.
+with the line number; more than ``Settings.detection_ingest_concurrency`` requests of one
+institution in progress at once (per process): 429 with ``Retry-After``.
 
 Alerts: ``GET /alerts``, ``GET /alerts/{id}`` (with its events), ``POST /alerts/{id}/triage``,
 ``POST /alerts/{id}/case``. Events: ``GET /events`` (search). Rules: ``GET /rules``.
@@ -19,16 +20,25 @@ gets 404, as for any unknown one.
 from __future__ import annotations
 
 import json
+import logging
+import random
+import threading
+import time
 import zlib
+from collections import OrderedDict, deque
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 from starlette.concurrency import run_in_threadpool
 
 from lakana.core.auth.deps import CurrentActor, DbSession
 from lakana.core.auth.rbac import Actor
-from lakana.core.errors import Invalid, LakanaError, TooLarge
+from lakana.core.errors import Invalid, LakanaError, TooLarge, TooManyRequests
 from lakana.core.web.pagination import Page
 from lakana.monitoring.detection import flows, service
 from lakana.monitoring.detection.permissions import DetectionPermission as P
@@ -194,20 +204,146 @@ async def read_logs(request: Request, actor: Actor
 
 # --- collection -------------------------------------------------------------------------------
 
+class IngestSlots:
+    """How many ingest requests each institution has in progress in this process: over
+    ``Settings.detection_ingest_concurrency`` the next one is refused (429, retry later), so
+    that one institution's flood holds at most that many workers and database writes while
+    the others' batches go on."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._busy: dict[int | None, int] = {}
+
+    def acquire(self, key: int | None, limit: int) -> bool:
+        """Take a slot for ``key`` unless ``limit`` are taken; whether it was taken."""
+        with self._lock:
+            if self._busy.get(key, 0) >= limit:
+                return False
+            self._busy[key] = self._busy.get(key, 0) + 1
+            return True
+
+    def release(self, key: int | None) -> None:
+        """Give back a slot taken by :meth:`acquire`."""
+        with self._lock:
+            left = self._busy.get(key, 0) - 1
+            if left > 0:
+                self._busy[key] = left
+            else:
+                self._busy.pop(key, None)
+
+    def in_progress(self, key: int | None) -> int:
+        """Slots taken for ``key`` now."""
+        with self._lock:
+            return self._busy.get(key, 0)
+
+
+class FairWriteGate:
+    """One ingest transaction at a time in this process, institutions served in turn.
+
+    SQLite has a single writer, and its busy handler retries at random: a batch of
+    institution B could wait behind A's batches until the busy timeout (503). Through the
+    gate, a waiting institution goes before one that was just served (round robin, first
+    come first served within an institution), so B waits for at most the batch in progress.
+    PostgreSQL writes concurrently and does not use it.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._waiting: OrderedDict[int | None, deque[object]] = OrderedDict()
+        self._busy = False
+
+    def _first(self) -> object | None:
+        for tickets in self._waiting.values():
+            return tickets[0]
+        return None
+
+    @contextmanager
+    def hold(self, key: int | None) -> Iterator[None]:
+        """Wait for this institution's turn, then hold the gate for the block."""
+        ticket = object()
+        with self._cond:
+            self._waiting.setdefault(key, deque()).append(ticket)
+            while self._busy or self._first() is not ticket:
+                self._cond.wait()
+            self._busy = True
+            tickets = self._waiting[key]
+            tickets.popleft()
+            if tickets:
+                self._waiting.move_to_end(key)  # its next batch waits for the others
+            else:
+                del self._waiting[key]
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._busy = False
+                self._cond.notify_all()
+
+
+log = logging.getLogger("lakana.detection")
+#: Times a batch is run again after losing a race on an alert's version.
+STALE_RETRIES = 6
+
+#: Per process: each worker process bounds its own share.
+INGEST_SLOTS = IngestSlots()
+WRITE_GATE = FairWriteGate()
+#: Seconds a refused shipper is told to wait (a batch takes about that long).
+RETRY_AFTER = 2
+
+
 @router.post("/ingest", response_model=IngestResult, status_code=202)
 async def ingest(request: Request, session: DbSession, actor: CurrentActor,
                  system_id: Annotated[int | None, Query(ge=1)] = None,
                  institution_id: Annotated[int | None, Query(ge=1)] = None) -> IngestResult:
     """Store and analyse log lines of the token's institution (the centre names
     ``institution_id``); ``system_id`` attributes them to one of its information systems.
-    The events are stored when the answer comes."""
-    lines, records = await read_logs(request, actor)
-    result: IngestResult = await run_in_threadpool(
-        service.ingest, session=session, actor=actor, lines=lines, records=records,
-        system_id=system_id, institution_id=institution_id, channel="http")
-    # The session dependency has function scope: it commits before the 202 is sent, so an
-    # acknowledged event is durable.
+    The events are committed when the answer comes. An institution with too many requests
+    in progress gets 429 with ``Retry-After``; alerts an escalation rule matches become
+    CSIRT cases."""
+    actor.require(P.INGEST)
+    key = actor.institution_id if not actor.is_national else institution_id
+    limit = request.app.state.settings.detection_ingest_concurrency
+    if not INGEST_SLOTS.acquire(key, limit):
+        raise TooManyRequests("Too many log batches of this institution are being processed: "
+                              "retry in %(seconds)s seconds.", seconds=RETRY_AFTER)
+    try:
+        lines, records = await read_logs(request, actor)
+        result: IngestResult = await run_in_threadpool(
+            _store, session, actor, key, lines=lines, records=records, system_id=system_id,
+            institution_id=institution_id)
+    finally:
+        INGEST_SLOTS.release(key)
     return result
+
+
+def _store(session: Session, actor: Actor, key: int | None, *, lines: list[str] | None,
+           records: list[dict[str, Any]] | None, system_id: int | None,
+           institution_id: int | None) -> IngestResult:
+    """Ingest and commit (through the fair gate on SQLite). Committed here, while the
+    institution's slot is held: the commit is part of the batch's cost, and an acknowledged
+    event is durable (the request's dependency then has nothing left to commit).
+
+    Two batches of one institution adding to the same alert at once: the later one finds
+    the alert's version changed (PostgreSQL writes concurrently); the whole batch is
+    rolled back and run again, so the shipper gets its 202 rather than an error.
+    """
+    for attempt in range(1, STALE_RETRIES + 1):
+        gate = WRITE_GATE.hold(key) if session.get_bind().dialect.name == "sqlite" \
+            else nullcontext()
+        try:
+            with gate:
+                result = flows.ingest(session=session, actor=actor, lines=lines,
+                                      records=records, system_id=system_id,
+                                      institution_id=institution_id, channel="http")
+                session.commit()
+            return result
+        except StaleDataError:
+            session.rollback()
+            if attempt == STALE_RETRIES:
+                raise
+            log.info("ingest batch met a concurrent alert update; retrying (%s)", attempt)
+            time.sleep(random.uniform(0.01, 0.04) * 2 ** attempt)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 # --- alerts -----------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from lakana.core import i18n
 from lakana.core.auth.rbac import Actor, system_actor
 from lakana.core.cli_support import cli_transaction, echo_json, fail, friendly_errors
 from lakana.core.errors import Invalid
-from lakana.monitoring.detection import rules, service
+from lakana.monitoring.detection import flows, rules, service
 from lakana.monitoring.detection.cli_policies import policies_app
 from lakana.monitoring.detection.cli_syslog import syslog_app
 from lakana.monitoring.detection.schemas import (
@@ -77,10 +77,13 @@ def ingest(
         if not batch:
             return
         with cli_transaction() as session:
-            done = service.ingest(session=session, actor=_actor(), lines=batch,
-                                  system_id=system, channel="cli", institution_id=owner)
+            done = flows.ingest(session=session, actor=_actor(), lines=batch,
+                                system_id=system, channel="cli", institution_id=owner)
+        # An alert added to by several batches counts once.
+        alert_ids = sorted(set(total.alert_ids) | set(done.alert_ids))
         total = IngestResult(accepted=total.accepted + done.accepted,
-                             stored=total.stored + done.stored, alerts=total.alerts + done.alerts)
+                             stored=total.stored + done.stored, alerts=len(alert_ids),
+                             alert_ids=alert_ids)
         batch, size = [], 0
 
     with file.open("rb") as stream:

@@ -6,7 +6,9 @@ then failed passwords), a password accepted for root, and requests for ``/.git``
 ``/.env`` on its web server; the tax directorate sees a Windows Security audit log cleared
 and an account created and added to the administrators. Host names are fictitious and the
 addresses come from the documentation ranges (192.0.2.0/24, 198.51.100.0/24,
-203.0.113.0/24). Loading twice changes nothing (skipped when demo events exist).
+203.0.113.0/24). Two escalation rules come first: critical alerts, and a cleared Windows
+audit log, open a CSIRT case by themselves (so the tax directorate's log clearing arrives
+as a case). Loading twice changes nothing (skipped when demo events exist).
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ from sqlalchemy.orm import Session
 
 from lakana.core.auth.rbac import Actor
 from lakana.core.db import utcnow
-from lakana.monitoring.detection import service
-from lakana.monitoring.detection.models import DetectionEvent
+from lakana.monitoring.detection import flows, policies
+from lakana.monitoring.detection.models import DetectionEvent, EscalationRule
+from lakana.monitoring.detection.schemas import Level
 from lakana.registry import service as registry_service
 
 CHANNEL = "demo"
@@ -107,6 +110,25 @@ def windows_lines(now: dt.datetime) -> list[str]:
     return lines
 
 
+#: Sigma id of Lakana's rule "Windows security audit log cleared".
+AUDIT_LOG_CLEARED = "dc54fcfa-487e-50d4-a662-4765fdcc0402"
+#: Escalation rules of the demo (stored data: in French).
+ESCALATIONS = (
+    ("", Level.CRITICAL, "Toute alerte critique est transmise au CSIRT sans attendre."),
+    (AUDIT_LOG_CLEARED, Level.HIGH, "Effacer un journal de sécurité sert à masquer une "
+                                    "intrusion : le CSIRT enquête à chaque fois."),
+)
+
+
+def _escalation_rules(session: Session, actor: Actor) -> None:
+    if session.scalar(select(EscalationRule.id).limit(1)) is not None:
+        return
+    for rule_id, level, reason in ESCALATIONS:
+        policies.create_escalation_rule(session=session, actor=actor, data=policies.
+                                        EscalationRuleIn(rule_id=rule_id, min_level=level,
+                                                         reason=reason))
+
+
 def _first_system(session: Session, actor: Actor, institution_id: int) -> int | None:
     systems = [s for s in registry_service.all_systems(session=session, actor=actor)
                if s.institution_id == institution_id]
@@ -123,14 +145,17 @@ def load_demo(*, session: Session, actor: Actor) -> dict[str, int]:
     now = utcnow()
     batches = ((LINUX_ACRONYM, linux_lines(now)), (WINDOWS_ACRONYM, windows_lines(now)))
     counts = dict(empty)
+    alert_ids: set[int] = set()
     for acronym, lines in batches:
         institution_id = registry_service.get_institution_id_by_acronym(session=session,
                                                                         acronym=acronym)
         if institution_id is None:
             continue
-        result = service.ingest(session=session, actor=actor, lines=lines,
-                                institution_id=institution_id, channel=CHANNEL,
-                                system_id=_first_system(session, actor, institution_id))
+        _escalation_rules(session, actor)
+        result = flows.ingest(session=session, actor=actor, lines=lines,
+                              institution_id=institution_id, channel=CHANNEL,
+                              system_id=_first_system(session, actor, institution_id))
         counts["events"] += result.stored
-        counts["alerts"] += result.alerts
+        alert_ids.update(result.alert_ids)
+    counts["alerts"] = len(alert_ids)
     return counts

@@ -18,6 +18,7 @@ from lakana.monitoring.detection import (
     permissions,
     service,
 )
+from lakana.monitoring.detection import tasks as _tasks  # noqa: F401  (daily retention job)
 from lakana.monitoring.detection.permissions import DetectionPermission
 
 _HERE = Path(__file__).parent
@@ -40,6 +41,8 @@ PLUGIN = DomainPlugin(
                   group="Detection"),
         MenuEntry("Syslog senders", "/detection/syslog-sources", DetectionPermission.READ,
                   order=69, group="Detection"),
+        MenuEntry("Detection policies", "/detection/policies", DetectionPermission.READ,
+                  order=70, group="Detection"),
     ),
     dashboard=(DashboardCard("Open detection alerts", "/detection?status=open",
                              DetectionPermission.READ, service.count_open_alerts),),

@@ -83,8 +83,10 @@ __all__ = [
 ALERT, EVENT = Msg("alert"), Msg("event")
 #: How long an open alert keeps taking matches of its group.
 GROUP_WINDOW = dt.timedelta(hours=24)
-#: Statuses an alert keeps grouping in (new matches add to it).
-_GROUPING = (AlertStatus.OPEN.value, AlertStatus.TRUE_POSITIVE.value)
+#: Statuses an alert keeps grouping in (new matches add to it): an escalated alert too, so
+#: an attack that goes on adds to the alert its CSIRT case follows instead of raising anew.
+_GROUPING = (AlertStatus.OPEN.value, AlertStatus.TRUE_POSITIVE.value,
+             AlertStatus.ESCALATED.value)
 CHANNELS = frozenset({"http", "syslog", "cli", "demo"})
 
 
@@ -209,7 +211,10 @@ class _Batch:
             alert = self.session.scalars(select(DetectionAlert).where(
                 DetectionAlert.group_key == key, DetectionAlert.status.in_(statuses),
                 DetectionAlert.last_seen >= self.now - GROUP_WINDOW)
-                .order_by(DetectionAlert.id.desc()).limit(1)).first()
+                .order_by(DetectionAlert.id.desc()).limit(1)
+                # PostgreSQL: concurrent batches adding to one alert wait for each other
+                # instead of failing on its version (SQLite writes one at a time anyway).
+                .with_for_update()).first()
         if alert is None:
             alert = DetectionAlert(
                 group_key=key, institution_id=self.institution_id, system_id=self.system_id,
@@ -361,6 +366,10 @@ def _fired_events(session: Session, institution_id: int, states: Sequence[_Touch
                CorrelationHit.occurred_at <= max(s.last for s in states))
         .order_by(CorrelationHit.occurred_at, CorrelationHit.id)).all()
     windows = {ghash: Window(c) for ghash in by_group}
+    # Per group, how many pushes were already collected: a sustained attack re-checks the
+    # window at every new hit, but each hit's event is collected once (linear, not
+    # hits x window).
+    collected: dict[str, int] = {}
     fired: dict[str, set[int]] = {}
     for hit_id, ghash, rule_ref, value, occurred, event_id in rows:
         window = windows[ghash]
@@ -369,7 +378,8 @@ def _fired_events(session: Session, institution_id: int, states: Sequence[_Touch
         window.push(as_utc(occurred), refs.get(rule_ref, rule_ref), value, event_id)
         if hit_id in new and window.holds():
             fired.setdefault(ghash, set()).update(
-                e for e in window.payloads() if e is not None)
+                e for e in window.payloads_since(collected.get(ghash, 0)) if e is not None)
+            collected[ghash] = window.pushed
     return fired
 
 
@@ -379,7 +389,18 @@ def _link(session: Session, batch_events: Sequence[DetectionEvent],
     and count each event once per alert."""
     known = {e.id: e for e in batch_events}
     wanted = set().union(*(ids for _, ids in links)) - known.keys()
+    # Events of earlier batches: most are linked already (the window slides over them at
+    # every batch of a sustained attack); read their ids and links first, whole rows only
+    # for those that change.
+    alert_ids = {a.id for a, _ in links}
+    stale: list[int] = []
     for chunk in (sorted(wanted)[i:i + 500] for i in range(0, len(wanted), 500)):
+        for event_id, linked in session.execute(
+                select(DetectionEvent.id, DetectionEvent.alert_ids)
+                .where(DetectionEvent.id.in_(chunk))):
+            if not alert_ids <= set(linked or ()):
+                stale.append(event_id)
+    for chunk in (stale[i:i + 500] for i in range(0, len(stale), 500)):
         known.update((e.id, e) for e in session.scalars(
             select(DetectionEvent).where(DetectionEvent.id.in_(chunk))))
     for alert, ids in links:

@@ -173,7 +173,7 @@ class Window:
     ``temporal_ordered`` walks the window. ``limit`` bounds the hits kept (the oldest go first).
     """
 
-    __slots__ = ("correlation", "hits", "limit", "rules", "values")
+    __slots__ = ("correlation", "hits", "limit", "pushed", "rules", "values")
 
     def __init__(self, correlation: CompiledCorrelation, limit: int = 100_000) -> None:
         self.correlation = correlation
@@ -182,6 +182,8 @@ class Window:
         self.hits: deque[tuple[dt.datetime, str, str, Any]] = deque()
         self.values: Counter[str] = Counter()
         self.rules: Counter[str] = Counter()
+        #: How many hits were ever pushed (for :meth:`payloads_since`).
+        self.pushed = 0
 
     def _drop_oldest(self) -> None:
         _, rule, value, _ = self.hits.popleft()
@@ -202,6 +204,7 @@ class Window:
         """Add a hit (``value``: the counted field's value for value_count) and advance."""
         self.advance(when)
         self.hits.append((when, rule, value, payload))
+        self.pushed += 1
         self.rules[rule] += 1
         self.values[value] += 1
         while len(self.hits) > self.limit:
@@ -244,6 +247,14 @@ class Window:
     def payloads(self) -> list[Any]:
         """The payloads of the hits in the window, oldest first."""
         return [h[3] for h in self.hits]
+
+    def payloads_since(self, pushed: int) -> list[Any]:
+        """The payloads of the hits still in the window that were pushed after the
+        ``pushed``-th push (so a caller collecting a sliding window pays for each hit once)."""
+        fresh = min(len(self.hits), self.pushed - pushed)
+        if fresh <= 0:
+            return []
+        return [self.hits[i][3] for i in range(len(self.hits) - fresh, len(self.hits))]
 
 
 # ---------------------------------------------------------------------------------------------
