@@ -197,6 +197,23 @@ def test_window_is_the_shared_evaluator(tmp_path: Path) -> None:
     assert not window.holds() and window.payloads() == [2]
 
 
+def test_window_gives_each_hit_once_to_a_sliding_collector(tmp_path: Path) -> None:
+    pack = _pack(tmp_path, _corr("event_count", "    condition:\n        gte: 2\n"))
+    window = Window(pack.correlations[0])
+    seen: list[int] = []
+    mark = 0
+    for i in range(10):
+        window.push(T0 + dt.timedelta(minutes=i), "r", "", payload=i)
+        if window.holds():
+            seen.extend(window.payloads_since(mark))
+            mark = window.pushed
+    # every hit collected once, in order, although the window held at 9 pushes
+    assert seen == list(range(10))
+    # hits that slid out before they were collected are not given back
+    window.push(T0 + dt.timedelta(hours=1), "r", "", payload=99)
+    assert window.payloads_since(0) == [99]
+
+
 def test_unsupported_correlations_are_reported_with_the_reason(tmp_path: Path) -> None:
     docs = [
         _corr("event_count", "    condition:\n        gte: 3\n", rules="nowhere"),
