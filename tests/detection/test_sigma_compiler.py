@@ -288,10 +288,10 @@ detection:
     ev = {
         "winlog.channel": sysmon,
         "winlog.event_id": 1,
-        "winlog.event_data.Image": "C:\\Windows\\System32\\esentutl.exe",
+        "process.executable": "C:\\Windows\\System32\\esentutl.exe",
     }
     assert r.matches(ev)
-    assert r.event_ids == frozenset({1, 4688})
+    assert r.event_ids == frozenset({1})
     # Same fields on a file-creation event (Sysmon 11): the log source does not apply.
     assert not r.matches({**ev, "winlog.event_id": 11})
     assert not r.matches({**ev, "winlog.channel": "Security", "winlog.event_id": 1})

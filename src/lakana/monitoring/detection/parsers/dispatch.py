@@ -56,9 +56,7 @@ def _parse_text(line: str, hint: str | None, received: datetime | None) -> dict[
         except (ValueError, RecursionError):
             obj = None
         if isinstance(obj, dict):
-            record_event = parse_record(obj)
-            record_event["log.original"] = line
-            return record_event
+            return parse_record(obj, original=line)
     if line.startswith(("type=", "node=")):
         audit_event = parse_auditd(line)
         if audit_event is not None:
@@ -113,13 +111,16 @@ def parse_line(
     return event
 
 
-def parse_record(obj: dict[str, Any]) -> dict[str, Any]:
+def parse_record(obj: dict[str, Any], original: str | None = None) -> dict[str, Any]:
     """Parse one JSON record: a Windows event when it looks like one, otherwise a generic record
-    (``event.dataset = "json"`` unless it names one, top-level scalars kept under their keys)."""
-    try:
-        original = json.dumps(obj, ensure_ascii=False, default=str)
-    except (TypeError, ValueError, RecursionError):
-        original = repr(obj)
+    (``event.dataset = "json"`` unless it names one, top-level scalars kept under their keys).
+    ``original`` is the line the record was read from, when there was one (``log.original``);
+    otherwise the record is written back as JSON."""
+    if original is None:
+        try:
+            original = json.dumps(obj, ensure_ascii=False, default=str)
+        except (TypeError, ValueError, RecursionError):
+            original = repr(obj)
     try:
         if looks_like_windows_event(obj):
             event = parse_windows_event(obj)

@@ -12,7 +12,9 @@ import ipaddress
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["looks_like_windows_event", "parse_windows_event"]
+__all__ = ["SYSMON_CHANNEL", "channel_dataset", "looks_like_windows_event", "parse_windows_event"]
+
+SYSMON_CHANNEL = "Microsoft-Windows-Sysmon/Operational"
 
 # Flat-record keys that describe the record (NXLog im_msvistalog, Logstash, OTRF), not EventData.
 _FLAT_META = frozenset(
@@ -80,6 +82,17 @@ _SUMMARY: dict[int, tuple[str, str, str]] = {
     1102: ("configuration", "audit-log-cleared", "success"),
     4719: ("configuration", "changed-audit-config", "success"),
 }
+
+
+def channel_dataset(channel: str) -> str:
+    """The ``event.dataset`` of events from a Windows channel: ``windows.`` and the channel's
+    provider part, lower-cased (``Security`` → ``windows.security``,
+    ``Microsoft-Windows-Sysmon/Operational`` → ``windows.microsoft-windows-sysmon``).
+
+    Rule packs index Windows rules by it, so that a rule for one channel is not even called
+    on the events of another.
+    """
+    return "windows." + channel.split("/")[0].lower().replace(" ", "_")
 
 
 def looks_like_windows_event(record: dict[str, Any]) -> bool:
@@ -210,9 +223,8 @@ def parse_windows_event(record: dict[str, Any]) -> dict[str, Any]:  # noqa: C901
         if channel.lower() == "security":
             # OTRF recordings spell it "security" too; normalise so rules on Channel match.
             event["winlog.channel"] = "Security"
-            event["event.dataset"] = "windows.security"
-        elif channel:
-            event["event.dataset"] = "windows." + channel.split("/")[0].lower().replace(" ", "_")
+        if channel:
+            event["event.dataset"] = channel_dataset(channel)
     if isinstance(provider, str):
         event["winlog.provider_name"] = provider
     if isinstance(computer, str):
@@ -227,6 +239,9 @@ def parse_windows_event(record: dict[str, Any]) -> dict[str, Any]:  # noqa: C901
     )
     if event.get("winlog.channel") == "Security" and event_id in _SUMMARY:
         _summarise(event, event_id, data)
+    elif (event_id == 4688 and event.get("winlog.channel") == "Security") or (
+            event_id == 1 and event.get("winlog.channel") == SYSMON_CHANNEL):
+        _process_creation(event, event_id, data)
     return event
 
 
@@ -274,3 +289,113 @@ def _summarise(event: dict[str, Any], event_id: int, data: dict[str, Any]) -> No
         status = _clean(data.get("SubStatus")) or _clean(data.get("Status"))
         if status:
             event["event.reason"] = status
+
+
+# Accounts Windows names by well-known SID; Sysmon writes these names where Security 4688 has the
+# machine account (``HOST$``) as the creator.
+_WELL_KNOWN_SIDS = {
+    "S-1-5-18": "NT AUTHORITY\\SYSTEM",
+    "S-1-5-19": "NT AUTHORITY\\LOCAL SERVICE",
+    "S-1-5-20": "NT AUTHORITY\\NETWORK SERVICE",
+}
+# The logon sessions of the service accounts, the same on every Windows machine.
+_WELL_KNOWN_LOGONS = {
+    "0x3e7": "NT AUTHORITY\\SYSTEM",
+    "0x3e4": "NT AUTHORITY\\NETWORK SERVICE",
+    "0x3e5": "NT AUTHORITY\\LOCAL SERVICE",
+}
+# Mandatory label SIDs (4688 ``MandatoryLabel``) → the integrity level names Sysmon writes.
+_INTEGRITY_LEVELS = {
+    "S-1-16-0": "Untrusted",
+    "S-1-16-4096": "Low",
+    "S-1-16-8192": "Medium",
+    "S-1-16-8448": "Medium",
+    "S-1-16-12288": "High",
+    "S-1-16-16384": "System",
+    "S-1-16-20480": "Protected",
+}
+
+
+def _pid(value: Any) -> int | None:
+    """A process id as Sysmon (decimal) or the Security log (``0x1f4``) writes it."""
+    if isinstance(value, str) and value.lower().startswith("0x"):
+        try:
+            return int(value, 16)
+        except ValueError:
+            return None
+    return _int(value)
+
+
+def _account(data: dict[str, Any]) -> str | None:
+    """The account a 4688 process runs as, written as Sysmon writes ``User`` (DOMAIN\\name).
+
+    The target subject (Windows 10+) names the new process's account when it differs from the
+    creator's; a service account shows by its well-known logon id (the name is then the
+    machine account's); otherwise the creator subject is it.
+    """
+    target, subject = _clean(data.get("TargetUserName")), _clean(data.get("SubjectUserName"))
+    known = _WELL_KNOWN_LOGONS.get(str(data.get("TargetLogonId", "")).lower())
+    if known:
+        return known
+    if target and target != subject:
+        domain = _clean(data.get("TargetDomainName"))
+        return f"{domain}\\{target}" if domain else target
+    known = (_WELL_KNOWN_LOGONS.get(str(data.get("SubjectLogonId", "")).lower())
+             or _WELL_KNOWN_SIDS.get(str(data.get("SubjectUserSid", ""))))
+    if known:
+        return known
+    if subject:
+        domain = _clean(data.get("SubjectDomainName"))
+        return f"{domain}\\{subject}" if domain else subject
+    return None
+
+
+def _process_creation(event: dict[str, Any], event_id: int, data: dict[str, Any]) -> None:
+    """ECS process fields of a process creation, the same from Sysmon 1 and Security 4688.
+
+    Sigma's process_creation rules use Sysmon's names (Image, ParentImage, User...); the field
+    mapping points them at these keys so that one rule runs on both sources.
+    """
+    event["event.category"] = "process"
+    event["event.action"] = "process-created"
+    event["event.outcome"] = "success"
+    if event_id == 1:
+        image, parent = data.get("Image"), _clean(data.get("ParentImage"))
+        pid, ppid = _pid(data.get("ProcessId")), _pid(data.get("ParentProcessId"))
+        user = _clean(data.get("User"))
+        integrity = _clean(data.get("IntegrityLevel"))
+        parent_command = _clean(data.get("ParentCommandLine"))
+        directory = _clean(data.get("CurrentDirectory"))
+    else:
+        image, parent = data.get("NewProcessName"), _clean(data.get("ParentProcessName"))
+        # In 4688, ProcessId is the creator's id and NewProcessId the new process's.
+        pid, ppid = _pid(data.get("NewProcessId")), _pid(data.get("ProcessId"))
+        user = _account(data)
+        label = _clean(data.get("MandatoryLabel"))
+        integrity = _INTEGRITY_LEVELS.get(label, label) if label else None
+        parent_command = directory = None
+    if isinstance(image, str) and image:
+        event["process.executable"] = image
+        event["process.name"] = image.replace("/", "\\").rsplit("\\", 1)[-1]
+    command = data.get("CommandLine")
+    if isinstance(command, str):
+        event["process.command_line"] = command
+    if parent:
+        event["process.parent.executable"] = parent
+        event["process.parent.name"] = parent.replace("/", "\\").rsplit("\\", 1)[-1]
+    if parent_command:
+        event["process.parent.command_line"] = parent_command
+    if directory:
+        event["process.working_directory"] = directory
+    if pid is not None:
+        event["process.pid"] = pid
+    if ppid is not None:
+        event["process.parent.pid"] = ppid
+    if integrity:
+        event["process.integrity_level"] = integrity
+    if user:
+        event["process.user.name"] = user
+        domain, _, name = user.rpartition("\\")
+        event["user.name"] = name
+        if domain:
+            event["user.domain"] = domain

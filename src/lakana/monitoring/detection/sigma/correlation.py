@@ -236,8 +236,15 @@ class Window:
 
     def holds(self) -> bool:
         """True when the window is not empty and its measure meets the condition."""
-        return bool(self.hits) and holds(self.correlation.op, self.measure(),
-                                         self.correlation.count)
+        if not self.hits:
+            return False
+        c = self.correlation
+        if c.kind == "temporal_ordered" and c.op in ("gte", "gt") and \
+                sum(1 for r in c.rule_refs if r in self.rules) < c.count + (c.op == "gt"):
+            # Fewer distinct rules in the window than needed: no order can reach the
+            # threshold, so the window (which can be long) need not be walked.
+            return False
+        return holds(c.op, self.measure(), c.count)
 
     @property
     def first(self) -> dt.datetime | None:
@@ -279,14 +286,16 @@ class InMemoryCorrelator:
         for c in self.correlations:
             for ref in dict.fromkeys(c.rule_refs):
                 self._by_rule.setdefault(ref, []).append(c)
-        self._windows: OrderedDict[tuple[str, str], Window] = OrderedDict()
+        self._windows: OrderedDict[tuple[str, tuple[tuple[str, str], ...]], Window] = \
+            OrderedDict()
 
     def __len__(self) -> int:
         """How many group windows are held."""
         return len(self._windows)
 
     def _window(self, c: CompiledCorrelation, group: Mapping[str, str]) -> Window:
-        key = (c.id, group_hash(c.id, group))
+        # The in-memory key needs no hash (the database path does, for a fixed-size column).
+        key = (c.id, tuple(group.items()))
         window = self._windows.get(key)
         if window is None:
             window = self._windows[key] = Window(c, self.max_hits)

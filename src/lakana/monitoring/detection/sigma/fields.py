@@ -16,18 +16,21 @@ from dataclasses import dataclass, field
 from sigma.pipelines.common import windows_logsource_mapping
 from sigma.rule import SigmaLogSource
 
+from lakana.monitoring.detection.parsers.windows import SYSMON_CHANNEL, channel_dataset
+
 __all__ = [
     "AUDITD_FIELDS",
     "LINUX_PROCESS_FIELDS",
+    "SYSMON_CATEGORY_IDS",
     "WEBSERVER_FIELDS",
     "WINDOWS_FIELDS",
+    "WINDOWS_PROCESS_FIELDS",
     "FieldMapping",
     "UnknownFieldError",
     "UnsupportedLogsourceError",
     "mapping_for_logsource",
 ]
 
-SYSMON_CHANNEL = "Microsoft-Windows-Sysmon/Operational"
 PS_CHANNELS = ("Microsoft-Windows-PowerShell/Operational", "PowerShellCore/Operational")
 
 # Windows system fields live outside EventData; every other field of a Windows rule is an
@@ -42,6 +45,29 @@ WINDOWS_FIELDS: dict[str, str] = {
     "Level": "log.level",
 }
 WINDOWS_EVENT_DATA_PREFIX = "winlog.event_data."
+
+# Windows process creation comes from Sysmon event 1 and Security event 4688, whose EventData
+# names differ (Image / NewProcessName, ParentImage / ParentProcessName, User / Subject* and
+# Target*, IntegrityLevel / MandatoryLabel, ProcessId meaning the new process / its creator).
+# The Windows parser writes both as the same ECS process fields; Sigma's (Sysmon) names point
+# there, so one SigmaHQ process_creation rule runs on both. Names only Sysmon has (Hashes,
+# OriginalFileName, ParentCommandLine on 4688...) fall back to EventData, absent on 4688.
+WINDOWS_PROCESS_FIELDS: dict[str, str] = {
+    "Image": "process.executable",
+    "NewProcessName": "process.executable",
+    "CommandLine": "process.command_line",
+    "ParentImage": "process.parent.executable",
+    "ParentProcessName": "process.parent.executable",
+    "ParentCommandLine": "process.parent.command_line",
+    "CurrentDirectory": "process.working_directory",
+    "ProcessId": "process.pid",
+    "NewProcessId": "process.pid",
+    "ParentProcessId": "process.parent.pid",
+    "User": "process.user.name",
+    "IntegrityLevel": "process.integrity_level",
+}
+
+WINDOWS_PROCESS_CREATION: dict[str, str] = {**WINDOWS_FIELDS, **WINDOWS_PROCESS_FIELDS}
 
 # W3C / Sigma webserver names → ECS keys set by the access-log parsers.
 WEBSERVER_FIELDS: dict[str, str] = {
@@ -204,17 +230,22 @@ def _windows_sources(logsource: SigmaLogSource) -> frozenset[tuple[str, int | No
     if cat in SYSMON_CATEGORY_IDS:
         pairs: set[tuple[str, int | None]] = {(SYSMON_CHANNEL, i) for i in SYSMON_CATEGORY_IDS[cat]}
         if cat == "process_creation":
-            # Security 4688 is the other process-creation source (its CommandLine field matches).
+            # Security 4688 is the other process-creation source (same ECS fields, see above).
             pairs.add(("Security", 4688))
         return frozenset(pairs)
     if cat in OTHER_CATEGORY_IDS:
         return frozenset(OTHER_CATEGORY_IDS[cat])
-    if cat is None and svc is not None:
+    if cat is not None:
+        # ETW-only categories (file_access, file_rename...): no channel we read has them, and
+        # without a source restriction the rule would run on every Windows event.
+        raise UnsupportedLogsourceError(f"no Windows event source for category {cat}")
+    if svc is not None:
         channels = windows_logsource_mapping.get(svc)
         if isinstance(channels, str):
             return frozenset({(channels, None)})
         if isinstance(channels, list):
             return frozenset((c, None) for c in channels)
+        raise UnsupportedLogsourceError(f"no Windows channel known for service {svc}")
     return frozenset()
 
 
@@ -226,12 +257,17 @@ def mapping_for_logsource(logsource: SigmaLogSource) -> FieldMapping:
     """
     product, cat, svc = logsource.product, logsource.category, logsource.service
     if product == "windows":
+        sources = _windows_sources(logsource)
+        # Indexed by the datasets of the channels the log source stands for (plus "windows",
+        # the dataset of events that do not say their channel); without a channel, any.
+        datasets = (frozenset({"windows", *(channel_dataset(c) for c, _ in sources)})
+                    if sources else frozenset({"windows.*"}))
         return FieldMapping(
             name=f"windows/{cat or svc or '*'}",
-            fields=WINDOWS_FIELDS,
-            datasets=frozenset({"windows.*"}),
+            fields=WINDOWS_PROCESS_CREATION if cat == "process_creation" else WINDOWS_FIELDS,
+            datasets=datasets,
             default_prefix=WINDOWS_EVENT_DATA_PREFIX,
-            windows_sources=_windows_sources(logsource),
+            windows_sources=sources,
         )
     if cat == "proxy":
         # Proxy logs share the W3C field names; no parser emits them yet (dataset "proxy").
