@@ -394,7 +394,9 @@ def open_case(alert_id: int, session: DbSession, actor: CurrentActor) -> CaseOpe
 def search_events(session: DbSession, actor: CurrentActor,
                   query: Annotated[EventQuery, Query()]) -> list[EventOut]:
     """Stored events the caller reads, newest first: ``q`` in the message, ``dataset``,
-    ``institution_id``, ``limit``."""
+    ``host``, ``user``, ``source_ip``, ``outcome`` (success, failure, unknown), the event's time
+    from ``start`` to ``end`` (ISO 8601; UTC when no zone is given), ``institution_id``,
+    ``limit``."""
     return [EventOut.model_validate(e)
             for e in service.search_events(session=session, actor=actor, query=query)]
 

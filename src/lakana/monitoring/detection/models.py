@@ -39,6 +39,11 @@ class DetectionEvent(Base):
     channel: Mapped[str] = mapped_column(String(10), default="http")
     #: The source ``source.ip`` when known (indexed for alert grouping and search).
     source_ip: Mapped[str | None] = mapped_column(String(45), index=True)
+    #: ``host.name``, ``user.name`` and ``event.outcome`` when known, as columns so a search
+    #: by host, user or outcome is an indexed lookup rather than a scan of JSON.
+    host_name: Mapped[str | None] = mapped_column(String(255), index=True)
+    user_name: Mapped[str | None] = mapped_column(String(255), index=True)
+    outcome: Mapped[str | None] = mapped_column(String(20))
     #: Alerts this event matched (ids), for the alert page.
     alert_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
 

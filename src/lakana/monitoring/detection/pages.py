@@ -216,6 +216,9 @@ def suppress(alert_id: int, request: Request, session: DbSession, actor: Current
 
 # --- events, rules, help ----------------------------------------------------------------------
 
+#: ``event.outcome`` choices of the event search, with their labels (message ids).
+OUTCOMES = (("success", N_("Success")), ("failure", N_("Failure")), ("unknown", N_("Unknown")))
+
 @router.get("/events")
 def events(request: Request, session: DbSession, actor: CurrentActor,
            query: Annotated[EventQuery, Query()]) -> Response:
@@ -223,7 +226,7 @@ def events(request: Request, session: DbSession, actor: CurrentActor,
     rows = service.search_events(session=session, actor=actor, query=query)
     return render(request, "detection/events.html", {
         "events": rows, "query": query, "names": institution_names(session, actor),
-        "event_fields": event_fields, **HELPERS})
+        "outcomes": OUTCOMES, "event_fields": event_fields, **HELPERS})
 
 
 @router.get("/rules")

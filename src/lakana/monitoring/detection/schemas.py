@@ -12,9 +12,10 @@ import datetime as dt
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from lakana.core.i18n import N_
+from lakana.registry.schemas import lakana_error
 
 REASON_MAX = 2_000
 #: Most lines (or records) one ingest request may carry.
@@ -140,15 +141,44 @@ class SuppressionIn(_Strict):
         return "" if value is None else value
 
 
+class Outcome(StrEnum):
+    """ECS ``event.outcome``."""
+
+    SUCCESS = "success"
+    FAILURE = "failure"
+    UNKNOWN = "unknown"
+
+
 class EventQuery(BaseModel):
-    """Search of stored events: ``q`` in the message, ``dataset`` exact, newest first."""
+    """Search of stored events, newest first: ``q`` in the message, ``dataset``, ``host``
+    (``host.name``), ``user`` (``user.name``), ``source_ip`` and ``outcome`` exact; the event's
+    time (``occurred_at``) from ``start`` to ``end`` (an instant without a zone is UTC)."""
 
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
     q: str | None = Field(default=None, max_length=200)
     dataset: str | None = Field(default=None, max_length=60)
+    host: str | None = Field(default=None, max_length=255)
+    user: str | None = Field(default=None, max_length=255)
+    source_ip: str | None = Field(default=None, max_length=45)
+    outcome: Outcome | None = None
+    start: dt.datetime | None = None
+    end: dt.datetime | None = None
     institution_id: int | None = None
     limit: int = Field(default=100, ge=1, le=500)
+
+    @field_validator("start", "end")
+    @classmethod
+    def _utc(cls, value: dt.datetime | None) -> dt.datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value
+
+    @model_validator(mode="after")
+    def _ordered(self) -> EventQuery:
+        if self.start is not None and self.end is not None and self.start > self.end:
+            raise lakana_error(N_("The start of the period must come before its end."))
+        return self
 
     @field_validator("*", mode="before")
     @classmethod

@@ -260,7 +260,9 @@ def ingest(*, session: Session, actor: Actor, lines: list[str] | None = None,
         occurred_at=_occurred(fields, now),
         dataset=str(fields.get("event.dataset") or "raw")[:60],
         message=str(fields.get("message", "")), fields=fields, channel=channel,
-        source_ip=_text(fields.get("source.ip"), 45), alert_ids=[]) for fields in parsed]
+        source_ip=_text(fields.get("source.ip"), 45), host_name=_text(fields.get("host.name"), 255),
+        user_name=_text(fields.get("user.name"), 255),
+        outcome=_text(fields.get("event.outcome"), 20), alert_ids=[]) for fields in parsed]
     session.add_all(events)
     session.flush()
     pack = rule_pack()
@@ -611,7 +613,8 @@ def list_suppressions(*, session: Session, actor: Actor, include_expired: bool =
 
 def search_events(*, session: Session, actor: Actor, query: EventQuery | None = None
                   ) -> list[DetectionEvent]:
-    """Stored events the actor may see: ``q`` in the message, ``dataset``, newest first."""
+    """Stored events the actor may see, filtered as :class:`EventQuery` says, newest
+    first."""
     query = query or EventQuery()
     stmt = restrict(select(DetectionEvent), actor=actor, permission=P.READ,
                     scope=DetectionEvent.institution_id)
@@ -619,6 +622,16 @@ def search_events(*, session: Session, actor: Actor, query: EventQuery | None = 
         stmt = stmt.where(DetectionEvent.institution_id == query.institution_id)
     if query.dataset:
         stmt = stmt.where(DetectionEvent.dataset == query.dataset)
+    for column, value in ((DetectionEvent.host_name, query.host),
+                          (DetectionEvent.user_name, query.user),
+                          (DetectionEvent.source_ip, query.source_ip),
+                          (DetectionEvent.outcome, query.outcome.value if query.outcome else None)):
+        if value:
+            stmt = stmt.where(column == value)
+    if query.start is not None:
+        stmt = stmt.where(DetectionEvent.occurred_at >= query.start)
+    if query.end is not None:
+        stmt = stmt.where(DetectionEvent.occurred_at <= query.end)
     if query.q:
         stmt = stmt.where(func.lower(DetectionEvent.message).contains(
             query.q.lower(), autoescape=True))
