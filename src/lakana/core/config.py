@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     detection_ingest_concurrency: int = Field(
         default=2, ge=1, le=64, description="Ingest requests one institution may have in "
         "progress at once; more get 429, so one institution's flood never stalls another's.")
+    detection_body_timeout: float = Field(
+        default=60.0, gt=0, le=3600, description="Seconds a log shipper has to send a whole "
+        "ingest request body; a slower one gets 408 and frees its institution's slot.")
     syslog_host: str = Field(default="127.0.0.1", description="Address the syslog receiver "
                              "listens on.")
     syslog_port: int = Field(default=6514, ge=0, le=65535, description="Syslog TCP port.")

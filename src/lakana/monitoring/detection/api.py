@@ -19,6 +19,7 @@ gets 404, as for any unknown one.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import random
@@ -65,6 +66,14 @@ NDJSON_TYPES = frozenset({"application/x-ndjson", "application/ndjson", "applica
 TEXT_TYPES = frozenset({"text/plain"})
 JSON_TYPE = "application/json"
 CHARSETS = frozenset({"", "utf-8", "utf8", "us-ascii"})
+
+
+class RequestTimeout(LakanaError):
+    """The client did not send its whole request in time."""
+
+    status = 408
+    title = "Request timeout"
+    type_slug = "request-timeout"
 
 
 class UnsupportedMediaType(LakanaError):
@@ -307,7 +316,13 @@ async def ingest(request: Request, session: DbSession, actor: CurrentActor,
         raise TooManyRequests("Too many log batches of this institution are being processed: "
                               "retry in %(seconds)s seconds.", seconds=RETRY_AFTER)
     try:
-        lines, records = await read_logs(request, actor)
+        deadline = request.app.state.settings.detection_body_timeout
+        try:
+            lines, records = await asyncio.wait_for(read_logs(request, actor), deadline)
+        except TimeoutError as exc:
+            # A client that never finishes its request must not hold the slot forever.
+            raise RequestTimeout("The request body did not arrive within %(seconds)s seconds.",
+                                 seconds=f"{deadline:g}") from exc
         result: IngestResult = await run_in_threadpool(
             _store, session, actor, key, lines=lines, records=records, system_id=system_id,
             institution_id=institution_id)
