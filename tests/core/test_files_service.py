@@ -26,9 +26,11 @@ PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n%%EOF\n"
 
 
 def _zip() -> bytes:
+    # A fixed member date: the bytes are a test id, and pytest-xdist workers must collect
+    # the same ids (with the current time, two workers a second apart disagreed and CI failed).
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("a.txt", "hello")
+        archive.writestr(zipfile.ZipInfo("a.txt", date_time=(2026, 1, 1, 0, 0, 0)), "hello")
     return buffer.getvalue()
 
 
