@@ -61,6 +61,16 @@ class Settings(BaseSettings):
     detection_body_timeout: float = Field(
         default=60.0, gt=0, le=3600, description="Seconds a log shipper has to send a whole "
         "ingest request body; a slower one gets 408 and frees its institution's slot.")
+    biometry_keystore: Path | None = Field(
+        default=None, description="Keystore file of the biometric registry's master keys "
+        "(default: keystore.json in the data folder).")
+    biometry_keystore_passphrase: str | None = Field(
+        default=None, description="Passphrase protecting the keystore file.")
+    biometry_pkcs11_module: Path | None = Field(
+        default=None, description="PKCS#11 library of the HSM holding the master keys (then "
+        "the keystore file is not used).")
+    biometry_pkcs11_token: str = Field(default="lakana", description="HSM token label.")
+    biometry_pkcs11_pin: str | None = Field(default=None, description="HSM user PIN.")
     syslog_host: str = Field(default="127.0.0.1", description="Address the syslog receiver "
                              "listens on.")
     syslog_port: int = Field(default=6514, ge=0, le=65535, description="Syslog TCP port.")
