@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from lakana.core.auth.rbac import Role
@@ -129,3 +130,27 @@ def test_rules_and_send_logs_pages(people: People,  # noqa: F811
     assert "http://testserver/api/v1/detection/ingest" in help_page.text
     for shipper in ("[OUTPUT]", "[sinks.lakana]", "omhttp", "curl"):
         assert shipper in help_page.text
+
+
+def test_correlation_alert_page_and_an_alert_of_a_rule_no_longer_loaded(
+        people: People, api_as: Callable[..., TestClient],  # noqa: F811
+        login_as: Callable[..., TestClient], session_factory: sessionmaker[Session]) -> None:
+    # Given a brute force raised by Lakana's correlation rule (it was a 500 before the fix)
+    lines = [f"Dec 10 06:55:{i * 4:02d} web01 sshd[1]: Failed password for root from "
+             f"203.0.113.50 port {4000 + i} ssh2" for i in range(12)]
+    assert send(api_as(people.focal_a), "\n".join(lines)).status_code == 202
+    with session_factory() as session:
+        alert = session.scalars(select(DetectionAlert).where(
+            DetectionAlert.rule_title == "SSH brute force")).one()
+        alert_id = alert.id
+    client = login_as(people.analyst)
+    page = client.get(f"/detection/alerts/{alert_id}")
+    # Then its page shows the correlation's kind and the rules it counts
+    assert page.status_code == 200, page.text[:500]
+    assert "event_count" in page.text and "203.0.113.50" in page.text
+    # And an alert whose rule is no longer loaded still has its page
+    with session_factory.begin() as session:
+        stale = session.get(DetectionAlert, alert_id)
+        assert stale is not None
+        stale.rule_id = "a-rule-removed-since"
+    assert client.get(f"/detection/alerts/{alert_id}").status_code == 200

@@ -100,14 +100,19 @@ def event_fields(event: DetectionEvent) -> list[tuple[str, str]]:
 
 
 def rule_details(rule_id: str) -> dict[str, Any]:
-    """What the loaded rule says beyond the alert's copy: description and log source
-    (empty when the rule is no longer loaded)."""
-    for rule in rules.rule_pack().rules:
+    """What the loaded rule (or correlation) says beyond the alert's copy: description and
+    log source; both empty when it is no longer loaded (the page shows the alert's copy)."""
+    pack = rules.rule_pack()
+    for rule in pack.rules:
         if rule.id == rule_id:
             product, category, log_service = rule.logsource
             return {"description": rule.description or "",
                     "logsource": " / ".join(p for p in (product, category, log_service) if p)}
-    return {}
+    for correlation in pack.correlations:
+        if correlation.id == rule_id:
+            return {"description": correlation.description or "",
+                    "logsource": f"{correlation.kind}: {', '.join(correlation.rule_refs)}"}
+    return {"description": "", "logsource": ""}
 
 
 # --- alerts -----------------------------------------------------------------------------------
