@@ -24,13 +24,14 @@ from lakana.core.web.templating import STATIC_DIR, build_environment
 
 def domains() -> list[DomainPlugin]:
     """The domains of this build, in menu order (explicit, no module scanning)."""
+    from lakana.biometry.plugin import PLUGIN as biometry
     from lakana.compliance.plugin import PLUGIN as compliance
     from lakana.csirt.plugin import PLUGIN as csirt
     from lakana.monitoring.detection.plugin import PLUGIN as detection
     from lakana.monitoring.exposure.plugin import PLUGIN as exposure
     from lakana.registry.plugin import PLUGIN as registry
 
-    return [registry, compliance, csirt, exposure, detection]
+    return [registry, compliance, csirt, exposure, detection, biometry]
 
 
 def core_plugins() -> list[DomainPlugin]:
