@@ -112,6 +112,11 @@ DEMO_USERS: tuple[tuple[str, str, str, str | None], ...] = (
     ("viewer.mef@demo.lakana.ml", "Oumar Dembélé", "institution_viewer", "MEF"),
     # Created by the CSIRT sharing demo (with its sharing group); listed here to be found.
     ("partner.sn@demo.lakana.ml", "CERT partenaire fictif (Sénégal)", "partner", None),
+    # The biometric registry's people (they see the registry only).
+    ("enrolment@demo.lakana.ml", "Bakary Sissoko", "enrolment_agent", None),
+    ("adjudicator@demo.lakana.ml", "Kadiatou Touré", "adjudicator", None),
+    ("registry@demo.lakana.ml", "Seydou Maïga", "registry_admin", None),
+    ("dpa@demo.lakana.ml", "Mariam Cissé", "protection_auditor", None),
 )
 
 

@@ -19,6 +19,7 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from lakana.core.auth.rbac import Role
+from tests.biometry import makers as biometry_makers
 from tests.compliance.campaigns import makers as campaign_makers
 from tests.compliance.remediation.makers import make_action
 from tests.conftest import Factory, csrf_from
@@ -37,7 +38,17 @@ PUBLIC = {("GET", "/login"), ("POST", "/login"), ("POST", "/language"), ("POST",
           ("GET", "/.well-known/csaf/white/"), ("GET", "/.well-known/csaf/white/index.txt"),
           ("GET", "/.well-known/csaf/white/changes.csv"),
           ("GET", "/.well-known/csaf/white/{csaf_year}/"),
-          ("GET", "/.well-known/csaf/white/{csaf_year}/{csaf_file}")}
+          ("GET", "/.well-known/csaf/white/{csaf_year}/{csaf_file}"),
+          # The biometric registry's citizen pages and public statistics (biometry/
+          # pages_citizen.py, pages_oversight.py): no account, throttled, session by SMS code
+          ("GET", "/registre"), ("POST", "/registre"), ("GET", "/registre/code"),
+          ("POST", "/registre/code"), ("GET", "/registre/moi"), ("POST", "/registre/moi/locks"),
+          ("POST", "/registre/moi/complaint"), ("POST", "/registre/logout"),
+          ("GET", "/registre/statistiques"), ("GET", "/api/v1/biometry/statistics"),
+          # Relying services: their own signed tokens (EdDSA JWT), never a user's
+          ("POST", "/api/v1/biometry/relying/verify"),
+          ("POST", "/api/v1/biometry/relying/identify"),
+          ("POST", "/api/v1/biometry/relying/attributes")}
 #: Routes reachable with a password-only session (the second-factor steps).
 PENDING_SESSION = {("GET", "/login/mfa"), ("POST", "/login/mfa"),
                    ("GET", "/login/mfa/enroll"), ("POST", "/login/mfa/enroll")}
@@ -470,6 +481,9 @@ def _make_syslog_source(world_factory: Factory, institution_id: int) -> int:
 # --- end syslog senders ---
 
 
+#: Objects of the biometric registry (national, and readable by registry roles only).
+REGISTRY_PARAMS = {"person_id", "adjudication_id", "capture_id", "complaint_id", "service_id",
+                   "enrollment_id", "position"}
 NATIONAL_PARAMS = {"catalog_version_id", "requirement_id", "profile_id", "priority_id",
                    "source"}
 
@@ -515,6 +529,14 @@ OBJECT_MAKERS: dict[str, Callable[[Factory, int], Any]] = {
     "source": lambda f, b: "kev",
     "source_id": _make_syslog_source,  # syslog senders (helper SYSLOG)
     "escalation_id": _make_escalation_rule,  # detection policies
+    # The biometric registry: national objects, not an institution's
+    "person_id": biometry_makers.make_person,
+    "adjudication_id": biometry_makers.make_adjudication,
+    "capture_id": biometry_makers.make_capture,
+    "complaint_id": biometry_makers.make_complaint,
+    "service_id": biometry_makers.make_relying_service,
+    "enrollment_id": biometry_makers.make_enrollment,
+    "position": lambda f, b: 2,
 }
 
 
@@ -606,6 +628,11 @@ def test_other_institution_gets_404(case: RouteCase, world: World,
     # national objects are readable by everyone, and writable only by the agency
     if set(case.params) <= NATIONAL_PARAMS:
         allowed = {200} if case.method == "GET" else {403}
+    elif set(case.params) <= REGISTRY_PARAMS:
+        # The biometric registry belongs to no institution: without a registry role the
+        # answer is a refusal before any lookup, or "does not exist" (422 only for a body
+        # that fails validation first)
+        allowed = {403, 404} if case.method in ("GET", "DELETE") else {403, 404, 422}
     else:
         allowed = {404} if case.method in ("GET", "DELETE") else {404, 422}
     assert response.status_code in allowed, (str(case), response.status_code,

@@ -71,6 +71,16 @@ class Settings(BaseSettings):
         "the keystore file is not used).")
     biometry_pkcs11_token: str = Field(default="lakana", description="HSM token label.")
     biometry_pkcs11_pin: str | None = Field(default=None, description="HSM user PIN.")
+    biometry_sms_url: str | None = Field(
+        default=None, description="HTTP endpoint of the SMS gateway that sends citizens their "
+        "one-time codes (JSON POST {to, text}); unset: codes go to the outbox file in the data "
+        "folder (development and demo only).")
+    biometry_deceased_retention_days: int = Field(
+        default=3650, ge=0, le=36500, description="Days a deceased person's data is kept "
+        "before its lawful deletion.")
+    biometry_rejected_retention_days: int = Field(
+        default=90, ge=0, le=3650, description="Days the captures of an enrollment rejected as "
+        "a duplicate are kept (for appeal) before deletion.")
     syslog_host: str = Field(default="127.0.0.1", description="Address the syslog receiver "
                              "listens on.")
     syslog_port: int = Field(default=6514, ge=0, le=65535, description="Syslog TCP port.")

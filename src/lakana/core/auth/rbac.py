@@ -33,6 +33,12 @@ class Role(StrEnum):
     #: A partner CERT abroad: pulls what the centre shares with its sharing groups (TAXII),
     #: sees nothing else.
     PARTNER = "partner"
+    #: Biometric registry roles: they work in the registry only and read nothing else.
+    ENROLMENT_AGENT = "enrolment_agent"
+    ADJUDICATOR = "adjudicator"
+    REGISTRY_ADMIN = "registry_admin"
+    #: The data protection authority's auditor: reads the registry's oversight views.
+    PROTECTION_AUDITOR = "protection_auditor"
 
 
 #: Roles of the national agency: they see every institution and must use MFA.
@@ -41,10 +47,18 @@ NATIONAL_ROLES: frozenset[Role] = frozenset(
 )
 #: Roles tied to one institution: they see and (focal point) edit only its data.
 INSTITUTION_ROLES: frozenset[Role] = frozenset({Role.FOCAL_POINT, Role.INSTITUTION_VIEWER})
-MFA_REQUIRED_ROLES: frozenset[Role] = NATIONAL_ROLES
-#: Everyone who works in the national system (every role but ``partner``): domains grant
-#: their read permissions to these, so a partner account reads nothing by default.
-STAFF_ROLES: tuple[Role, ...] = tuple(role for role in Role if role is not Role.PARTNER)
+#: Roles of the biometric registry (kept apart from the security agency's work: none of
+#: them reads incidents, assessments or logs).
+REGISTRY_ROLES: frozenset[Role] = frozenset(
+    {Role.ENROLMENT_AGENT, Role.ADJUDICATOR, Role.REGISTRY_ADMIN, Role.PROTECTION_AUDITOR}
+)
+MFA_REQUIRED_ROLES: frozenset[Role] = NATIONAL_ROLES | REGISTRY_ROLES
+#: Everyone who works in the national security system (every role but ``partner`` and the
+#: registry's): domains grant their read permissions to these, so a partner or registry
+#: account reads nothing of them by default.
+STAFF_ROLES: tuple[Role, ...] = tuple(
+    role for role in Role if role is not Role.PARTNER and role not in REGISTRY_ROLES
+)
 
 ROLE_LABELS: dict[Role, str] = {
     Role.PLATFORM_ADMIN: N_("Platform administrator"),
@@ -54,6 +68,10 @@ ROLE_LABELS: dict[Role, str] = {
     Role.FOCAL_POINT: N_("Institution focal point"),
     Role.INSTITUTION_VIEWER: N_("Institution viewer"),
     Role.PARTNER: N_("Partner CERT"),
+    Role.ENROLMENT_AGENT: N_("Enrolment agent"),
+    Role.ADJUDICATOR: N_("Adjudicator"),
+    Role.REGISTRY_ADMIN: N_("Registry administrator"),
+    Role.PROTECTION_AUDITOR: N_("Data protection auditor"),
 }
 
 
