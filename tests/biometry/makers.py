@@ -4,11 +4,10 @@ sealed WSQ image and template of a synthetic finger at position 2, so every GET 
 
 from __future__ import annotations
 
-from typing import Any
-
 import datetime as dt
 import functools
 import itertools
+from typing import Any
 
 from tests.biometry.test_lifecycle import make_adjudication
 

@@ -462,3 +462,47 @@ def test_cli_submit_and_export(settings: Any, engine: Any, monkeypatch: pytest.M
         refused = session.scalars(select(AuditEntry).where(
             AuditEntry.action == "biometry.enrollment.refused")).one()
         assert json.loads(refused.details)["status"] == 409
+
+
+def test_the_same_packet_sent_twice_at_once_is_one_enrollment_and_one_replay(
+        session_factory: sessionmaker[Session], file_store: FileKeyStore, agent: Actor,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given two registration clients sending the same packet at the same moment: both pass
+    # the "already received?" check before either has written anything
+    import threading
+
+    barrier = threading.Barrier(2, timeout=30)
+    real_acquire = intake._acquire
+
+    def acquire_together(*args: Any, **kwargs: Any) -> Any:
+        result = real_acquire(*args, **kwargs)
+        barrier.wait()
+        return result
+
+    monkeypatch.setattr(intake, "_acquire", acquire_together)
+    data = packet(packet_id="pkt-race-0001", fingers={1: finger_wsq()})
+    results: list[intake.IntakeResult] = []
+    errors: list[BaseException] = []
+
+    def send() -> None:
+        try:
+            results.append(_submit(session_factory, file_store, agent, data))
+        except BaseException as exc:  # noqa: BLE001  (reported below)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=send) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    # Then one enrollment was made and the other request answered as a replay of it
+    if session_factory.kw["bind"].dialect.name == "sqlite" and errors:
+        # SQLite serialises writers: the loser may only be told the database was busy (a
+        # retryable refusal), never given a second enrollment.
+        assert all("locked" in str(e) for e in errors), errors
+    else:
+        assert not errors, errors
+        assert sorted(r.replayed for r in results) == [False, True]
+        assert len({r.enrollment_id for r in results}) == 1
+    assert _counts(session_factory)["Enrollment"] == 1
+    assert _counts(session_factory)["Person"] == 1

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import wsq
 from fastapi.testclient import TestClient
 from PIL import Image
 from sqlalchemy import select
@@ -29,7 +30,7 @@ from lakana.core.auth.rbac import Role
 from lakana.core.config import Settings
 from tests.conftest import Factory
 
-WSQ_SAMPLE = Path(__file__).resolve().parents[2] / ".venv/lib/python3.11/site-packages/wsq/tests/test.wsq"
+WSQ_SAMPLE = Path(wsq.__file__).parent / "tests" / "test.wsq"
 NIN = "ML-2026-778899"
 SURNAME = "Konaté-Témoin"
 

@@ -173,7 +173,7 @@ def test_duplicate_goes_to_adjudication_then_decided_duplicate(
         assert person.delete_after is not None
         expected = dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(
             days=settings.biometry_rejected_retention_days)
-        assert abs((person.delete_after - expected).total_seconds()) < 60
+        assert abs((person.delete_after.replace(tzinfo=None) - expected).total_seconds()) < 60
         assert persons.active_captures(session=session, person_id=person.id) == []
         decided = [e for e in _ledger(session) if e.action == "biometry.adjudication.decide"]
         assert len(decided) == 1 and json.loads(decided[0].details)["decision"] == "duplicate"

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import wsq
 from PIL import Image
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -42,7 +43,7 @@ from lakana.core.errors import (
 )
 from lakana.csirt import service as csirt
 
-WSQ = Path(__file__).resolve().parents[2] / ".venv/lib/python3.11/site-packages/wsq/tests/test.wsq"
+WSQ = Path(wsq.__file__).parent / "tests" / "test.wsq"
 ADMIN = system_actor("tests")
 POSITION = 2
 

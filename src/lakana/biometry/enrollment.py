@@ -28,6 +28,7 @@ from typing import Any
 
 from PIL import Image
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from lakana.biometry import persons
@@ -280,17 +281,25 @@ def submit_packet(*, session: Session, actor: Actor, store: MasterKeyStore,
         _check_positions(fingers, persons.probe_of(session=session, store=store,
                                                    person_id=person.id), engine)
 
-    if person is None:
-        person = persons.create_person(session=session, store=store,
-                                       demographics=packet.demographics)
-    enrollment = Enrollment(packet_id=packet.packet_id, packet_digest=digest,
-                            person_id=person.id, kind=packet.kind, state=PENDING_DEDUP,
-                            centre=packet.centre, device=packet.device,
-                            agent_user_id=actor.user_id, captured_at=packet.captured_at)
-    session.add(enrollment)
-    session.flush()
-    _store_captures(session=session, store=store, person=person, enrollment=enrollment,
-                    fingers=fingers, face=face)
+    try:
+        # A savepoint: the same packet (or number) sent twice at the same moment makes one
+        # of the two inserts fail on a unique key; that one then answers as a replay would.
+        with session.begin_nested():
+            if person is None:
+                person = persons.create_person(session=session, store=store,
+                                               demographics=packet.demographics)
+            enrollment = Enrollment(packet_id=packet.packet_id, packet_digest=digest,
+                                    person_id=person.id, kind=packet.kind,
+                                    state=PENDING_DEDUP, centre=packet.centre,
+                                    device=packet.device, agent_user_id=actor.user_id,
+                                    captured_at=packet.captured_at)
+            session.add(enrollment)
+            session.flush()
+            _store_captures(session=session, store=store, person=person,
+                            enrollment=enrollment, fingers=fingers, face=face)
+    except IntegrityError:
+        return _after_lost_race(session=session, actor=actor, store=store, packet=packet,
+                                digest=digest)
     quality = _qualities(session, enrollment.id)
     record(session=session, actor=actor, action="biometry.enrollment.submit",
            object_type="biometry_enrollment", object_id=enrollment.id,
@@ -308,6 +317,20 @@ def submit_packet(*, session: Session, actor: Actor, store: MasterKeyStore,
                                       engine=engine, enrollment=enrollment)
     return IntakeResult(enrollment_id=enrollment.id, person_id=person.id, state=state,
                         replayed=False, quality=quality)
+
+
+def _after_lost_race(*, session: Session, actor: Actor, store: MasterKeyStore,
+                     packet: EnrollmentPacket, digest: str) -> IntakeResult:
+    """Answer a packet whose insert lost a race with a concurrent one: a replay of the
+    packet that won, or the conflict a sequential submission would have met."""
+    existing = session.scalar(select(Enrollment).where(Enrollment.packet_id == packet.packet_id))
+    if existing is not None:
+        if existing.packet_digest != digest:
+            raise Conflict("The packet %(packet_id)s was already received with other content: "
+                           "a new packet needs a new id.", packet_id=packet.packet_id)
+        return _replay(session=session, actor=actor, enrollment=existing)
+    raise Conflict("A person with this national identification number is already "
+                   "registered: send an update packet to re-capture them.")
 
 
 def _store_captures(*, session: Session, store: MasterKeyStore, person: Person,
