@@ -8,13 +8,12 @@ import base64
 import datetime as dt
 import io
 import json
-import random
 from pathlib import Path
 from typing import Any
 
 import pytest
 import wsq
-from PIL import Image, ImageDraw
+from PIL import Image
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -30,6 +29,7 @@ from lakana.core.audit.models import AuditEntry
 from lakana.core.auth.rbac import Actor, Role, system_actor
 from lakana.core.auth.service import actor_for
 from lakana.core.errors import Conflict, Forbidden, Invalid, LakanaError, NotFound
+from tests.biometry.faces import real_face
 from tests.conftest import Factory
 
 WSQ_PATH = Path(wsq.__file__).parent / "tests" / "test.wsq"
@@ -55,18 +55,8 @@ def finger_png(*, crop: tuple[int, int, int, int] | None = None) -> bytes:
 
 
 def face_png(width: int = 300, height: int = 400) -> bytes:
-    """A synthetic portrait with contrast and edges (passes the face checks)."""
-    rng = random.Random(7)
-    picture = Image.new("RGB", (width, height), (200, 180, 160))
-    draw = ImageDraw.Draw(picture)
-    draw.ellipse((50, 60, width - 50, height - 60), fill=(120, 80, 60))
-    for _ in range(300):
-        x, y = rng.randrange(width), rng.randrange(height)
-        shade = rng.randrange(256)
-        draw.rectangle((x, y, x + 6, y + 6), fill=(shade, shade, shade))
-    out = io.BytesIO()
-    picture.save(out, "PNG")
-    return out.getvalue()
+    """A real portrait photograph fitted to the size (passes the face checks)."""
+    return real_face(width, height)
 
 
 def b64(data: bytes) -> str:

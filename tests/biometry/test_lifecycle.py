@@ -20,13 +20,14 @@ from lakana.biometry.nbis_engine import NbisEngine
 from lakana.biometry.permissions import BiometryPermission as P
 from lakana.biometry.protection.keystore import MasterKeyStore
 from lakana.biometry.schemas import Demographics
-from lakana.biometry.synthetic import synthetic_face, synthetic_finger
+from lakana.biometry.synthetic import synthetic_finger
 from lakana.biometry.tasks import retention
 from lakana.core.audit.models import AuditEntry
 from lakana.core.auth.rbac import Actor, system_actor
 from lakana.core.config import Settings
 from lakana.core.errors import Conflict, Forbidden, Invalid
 from lakana.core.jobs.service import JobContext
+from tests.biometry.faces import real_face
 
 ENGINE = NbisEngine()
 _packets = itertools.count(1)
@@ -69,7 +70,7 @@ def enroll(session: Session, store: MasterKeyStore, *, nin: str, seed: int,
         quality=finger.nfiq2, minutiae=finger.minutiae, width=finger.width,
         height=finger.height, active=kind == "new"))
     if face:
-        sample = ENGINE.face_from_image(synthetic_face(seed))
+        sample = ENGINE.face_from_image(real_face(mirror=bool(seed % 2)))
         session.add(Capture(
             person_id=person.id, enrollment_id=enrollment.id, modality="face", position=0,
             image_object_id=persons.seal_for_person(session=session, store=store,

@@ -42,6 +42,7 @@ from lakana.core.errors import (
     Unauthenticated,
 )
 from lakana.csirt import service as csirt
+from tests.biometry.faces import real_face
 
 WSQ = Path(wsq.__file__).parent / "tests" / "test.wsq"
 ADMIN = system_actor("tests")
@@ -237,11 +238,11 @@ def test_locked_modality_is_refused_and_recorded(
 def test_face_verification_says_the_engine_has_no_face_matcher(
         session_factory: sessionmaker[Session], store: MasterKeyStore,
         matcher: MatchingEngine) -> None:
-    # Given a service and a usable face image (noise passes the size and contrast checks)
+    # Given a service and a usable face image (a real portrait)
     enroll(session_factory, store, "ML-000003")
     service_id, _ = make_service(session_factory, "ceni", ["voter_verification"])
     client = client_for(service_id, "ceni", ["voter_verification"], "voter_verification")
-    face = png(Image.effect_noise((300, 400), 80).convert("RGB"))
+    face = real_face()
     # When it asks for a face verification, then the built-in engine says it cannot
     with pytest.raises(Invalid, match="face matcher"):
         _verify(session_factory, store, matcher, client, nin="ML-000003", modality="face",

@@ -19,10 +19,11 @@ from sqlalchemy import create_engine
 from lakana.biometry import relying
 from lakana.biometry.models import ServiceAccess
 from lakana.biometry.sms import OUTBOX_NAME
-from lakana.biometry.synthetic import synthetic_face, synthetic_finger
+from lakana.biometry.synthetic import synthetic_finger
 from lakana.core.auth import service as auth_service
 from lakana.core.auth.rbac import Role, system_actor
 from lakana.core.db import make_session_factory
+from tests.biometry.faces import real_face
 from tests.e2e.conftest import LiveServer, log_in
 
 pytestmark = pytest.mark.e2e
@@ -33,7 +34,6 @@ NIN_FIRST = "E2E-ML-19850314"
 NIN_SECOND = "E2E-ML-19900707"
 PHONE = "+22376543210"
 SEED_A = 4242
-SEED_B = 977
 SERVICE_NAME = "Commission Électorale Nationale E2E"
 #: Left index finger (ISO/IEC 19794-2 position 7).
 FINGER = 7
@@ -72,10 +72,10 @@ def outbox(live_server: LiveServer, tmp_path_factory: pytest.TempPathFactory) ->
 
 @pytest.fixture
 def images(tmp_path: Path) -> dict[str, Path]:
-    """Synthetic captures as files for the upload fields: a face, two impressions of the
-    same finger (seed A) and a face for the second enrollment."""
-    files = {"face_a": ("face-a.jpg", synthetic_face(SEED_A)),
-             "face_b": ("face-b.jpg", synthetic_face(SEED_B)),
+    """Captures as files for the upload fields: a real face photograph (mirrored for the
+    second enrollment) and two synthetic impressions of the same finger (seed A)."""
+    files = {"face_a": ("face-a.jpg", real_face(fmt="JPEG")),
+             "face_b": ("face-b.jpg", real_face(mirror=True, fmt="JPEG")),
              "finger_a0": ("finger-a0.png", synthetic_finger(SEED_A, 0)),
              "finger_a1": ("finger-a1.png", synthetic_finger(SEED_A, 1))}
     paths = {}

@@ -1,5 +1,6 @@
 """The built-in matching engine: NIST NBIS through ``nbis-py`` (MINDTCT minutiae, NFIQ 2
-quality, Bozorth3 comparison, ISO/IEC 19794-2:2005 templates) and Pillow for image checks.
+quality, Bozorth3 comparison, ISO/IEC 19794-2:2005 templates), Pillow for image checks and
+dlib for the face capture checks (one face, size, pose: :mod:`lakana.biometry.face_checks`).
 
 It compares a probe with every gallery entry (about 1.6 ms per finger pair): right for a
 registration centre or a pilot, not for a nation; the matching-engine issue brings the
@@ -27,6 +28,7 @@ from lakana.biometry.engine import (
     MatchingEngine,
     Probe,
 )
+from lakana.biometry.face_checks import FaceChecker
 
 #: ISO/IEC 19794-2:2005 record: "FMR\0", " 20\0", then the finger view at byte 24.
 _ISO_MAGIC = b"FMR\x00 20\x00"
@@ -47,6 +49,7 @@ class NbisEngine(MatchingEngine):
 
     def __init__(self) -> None:
         self._local = threading.local()
+        self._faces = FaceChecker()
 
     # -- fingers -----------------------------------------------------------------------
     def finger_from_image(self, image: bytes, *, position: int, ppi: int = 500
@@ -121,8 +124,9 @@ class NbisEngine(MatchingEngine):
 
     # -- faces -------------------------------------------------------------------------
     def face_from_image(self, image: bytes) -> FaceSample:
-        """Check size, aspect, contrast and sharpness; re-encode as JPEG without metadata
-        (a phone's EXIF may carry the place of capture)."""
+        """Check size, aspect, contrast and sharpness, then that there is exactly one face,
+        big enough and facing the camera (:mod:`lakana.biometry.face_checks`); re-encode as
+        JPEG without metadata (a phone's EXIF may carry the place of capture)."""
         picture = _decode(image, _FACE_FORMATS, what="face")
         rgb = picture.convert("RGB")
         if not (240 <= rgb.width <= 4000 and 320 <= rgb.height <= 4000):
@@ -140,7 +144,9 @@ class NbisEngine(MatchingEngine):
         sharpness = ImageStat.Stat(grey.filter(ImageFilter.FIND_EDGES)).stddev[0]
         if sharpness < 4:
             raise AcquisitionError("The face image is blurred: capture it again.")
-        score = int(min(100, contrast + 2 * sharpness))
+        face = self._faces.check(rgb)
+        # The pose score, lowered for a dull or soft picture.
+        score = int(face.score * min(1.0, (contrast + 2 * sharpness) / 60))
         out = io.BytesIO()
         rgb.save(out, "JPEG", quality=90)
         return FaceSample(image=out.getvalue(), score=score, width=rgb.width,
