@@ -77,6 +77,19 @@ def test_search_and_person_record(login_as: Callable[[User], TestClient], factor
                                   settings: Settings,
                                   session_factory: sessionmaker[Session]) -> None:
     issued, _, _ = _pair(session_factory, settings)
+    # Given a relying service that verified the person once
+    from lakana.biometry import relying
+    from lakana.biometry.models import ServiceAccess
+    from lakana.core.auth.rbac import system_actor
+
+    with session_factory.begin() as session:
+        service = relying.create_service(
+            session=session, actor=system_actor("tests"), data=relying.ServiceIn(
+                code="aige", name="Autorité électorale fictive", legal_basis="Loi",
+                purposes=["voter_verification"]))
+        session.add(ServiceAccess(service_id=service.id, person_id=issued, operation="verify",
+                                  purpose="voter_verification", outcome="match",
+                                  score_band="high"))
     admin = login_as(factory.user(Role.REGISTRY_ADMIN))
     search = admin.get("/biometry/persons")
     assert search.status_code == 200 and "Personnes" in search.text
@@ -87,6 +100,9 @@ def test_search_and_person_record(login_as: Callable[[User], TestClient], factor
     record = admin.get(f"/biometry/persons/{issued}")
     assert record.status_code == 200
     assert "ML100001" in record.text and "Identité délivrée" in record.text
+    # The access history names the service and the purpose, not their codes
+    assert "Autorité électorale fictive" in record.text
+    assert "électeur au bureau de vote" in record.text and "voter_verification" not in record.text
     died = admin.post(f"/biometry/persons/{issued}/death",
                       data={"csrf_token": csrf_from(record.text), "date_of_death": "2999-01-01"})
     assert died.status_code == 422 and "futur" in died.text

@@ -27,6 +27,7 @@ from lakana.biometry.models import (
     Capture,
     Enrollment,
     Person,
+    RelyingService,
     ServiceAccess,
 )
 from lakana.biometry.permissions import BiometryPermission as P
@@ -360,6 +361,8 @@ class PersonView:
     history: list[AuditEntry]
     accesses: list[ServiceAccess]
     enrollments: list[Enrollment]
+    #: Names of the services in ``accesses``, by id.
+    service_names: dict[int, str] = field(default_factory=dict)
 
 
 _VIEWERS = (P.PERSON_READ, P.LIFECYCLE, P.ADJUDICATE, P.OVERSIGHT_READ)
@@ -394,7 +397,11 @@ def view_person(*, session: Session, actor: Actor, store: MasterKeyStore, person
         ServiceAccess.person_id == person.id).order_by(ServiceAccess.at.desc()).limit(200)))
     enrollments = list(session.scalars(select(Enrollment).where(
         Enrollment.person_id == person.id).order_by(Enrollment.received_at.desc())))
-    return PersonView(person, demographics, captures, history, accesses, enrollments)
+    service_ids = {a.service_id for a in accesses}
+    names = {row.id: row.name for row in session.execute(
+        select(RelyingService.id, RelyingService.name)
+        .where(RelyingService.id.in_(service_ids)))} if service_ids else {}
+    return PersonView(person, demographics, captures, history, accesses, enrollments, names)
 
 
 def search_by_nin(*, session: Session, actor: Actor, store: MasterKeyStore, nin: str

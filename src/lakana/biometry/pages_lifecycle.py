@@ -20,6 +20,7 @@ from starlette.datastructures import FormData
 
 from lakana.biometry import lifecycle, runtime
 from lakana.biometry.permissions import BiometryPermission as P
+from lakana.biometry.purposes import PURPOSES
 from lakana.core.auth.deps import CurrentActor, DbSession, get_settings
 from lakana.core.auth.rbac import Actor
 from lakana.core.errors import Conflict, Invalid, LakanaError
@@ -166,7 +167,7 @@ def _person_page(request: Request, session: Session, actor: Actor, person_id: in
     return render(request, "biometry/person.html", {
         "view": view, "notice": notice, "problem": problem,
         "can_lifecycle": actor.can(P.LIFECYCLE), "can_see_images": actor.can(P.IMAGE_READ),
-        **HELPERS}, status_code=status_code)
+        "purposes": PURPOSES, **HELPERS}, status_code=status_code)
 
 
 @router.get("/persons/{person_id}")
