@@ -12,11 +12,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from lakana.biometry import oversight
-from lakana.core.auth.deps import CurrentActor, DbSession
+from lakana.core.audit import signing
+from lakana.core.auth.deps import CurrentActor, DbSession, get_settings
 
 router = APIRouter(prefix="/biometry", tags=["biometry"])
 
@@ -112,3 +114,19 @@ def handle(complaint_id: int, data: ComplaintHandleIn, session: DbSession,
                                state=data.state, response=data.response)
     return _complaint_out(oversight.get_complaint(session=session, actor=actor,
                                                   complaint_id=complaint_id))
+
+
+@router.get("/oversight/ledger-export")
+def ledger_export(request: Request, session: DbSession, actor: CurrentActor,
+                  from_seq: Annotated[int | None, Query(ge=1)] = None,
+                  to_seq: Annotated[int | None, Query(ge=1)] = None) -> JSONResponse:
+    """The ledger with its proof, disclosing the registry's entries only (the others keep
+    their sequence and hashes): for the data protection authority, checked offline with
+    ``lakana audit verify-export``."""
+    path = get_settings(request).effective_ledger_key_path
+    document = oversight.ledger_export(
+        session=session, actor=actor, key=signing.load_private_key(path),
+        known_keys=signing.trusted_keys(path), from_seq=from_seq, to_seq=to_seq)
+    name = f"lakana-registry-ledger-{document['first_seq']}-{document['last_seq']}.json"
+    return JSONResponse(document, headers={
+        "Content-Disposition": f'attachment; filename="{name}"'})

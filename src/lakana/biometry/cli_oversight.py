@@ -4,13 +4,16 @@ Commands act as the CLI (every permission)."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from lakana.biometry import oversight
+from lakana.core.audit import signing
 from lakana.core.auth.rbac import system_actor
-from lakana.core.cli_support import cli_transaction, echo_json, friendly_errors
+from lakana.core.cli_support import cli_settings, cli_transaction, echo_json, friendly_errors
 
 app = typer.Typer(no_args_is_help=True, help="Oversight reports and statistics.")
 
@@ -54,3 +57,24 @@ def statistics(as_json: Annotated[bool, typer.Option("--json", help="JSON output
     typer.echo("Enrollments by outcome")
     for state, count in stats.enrollments_by_state:
         typer.echo(f"  {state:<14} {count:>8}")
+
+
+@app.command("ledger-export")
+@friendly_errors
+def ledger_export(
+    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the JSON.")],
+    from_seq: Annotated[int | None, typer.Option("--from", min=1)] = None,
+    to_seq: Annotated[int | None, typer.Option("--to", min=1)] = None,
+) -> None:
+    """Export the ledger with its proof, disclosing the registry's entries only (check it
+    with ``lakana audit verify-export FILE``)."""
+    settings = cli_settings()
+    path = settings.effective_ledger_key_path
+    with cli_transaction(settings) as session:
+        document = oversight.ledger_export(
+            session=session, actor=system_actor("lakana cli", "cli"),
+            key=signing.load_private_key(path), known_keys=signing.trusted_keys(path),
+            from_seq=from_seq, to_seq=to_seq)
+    output.write_text(json.dumps(document, ensure_ascii=False, indent=1), encoding="utf-8")
+    typer.echo(f"entries {document['first_seq']} to {document['last_seq']} written to "
+               f"{output} ({document.get('redacted', 0)} of other domains redacted)")

@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -226,3 +229,38 @@ def public_statistics(*, session: Session) -> Statistics:
         persons_by_region=[(r, suppress(by_region[r])) for r in regions],
         enrollments_by_state=[(s, suppress(by_state[s])) for s in states],
         generated_at=utcnow())
+
+
+#: The registry's entries in the ledger: what the authority's export discloses.
+LEDGER_PREFIX = "biometry."
+
+
+def ledger_head(*, session: Session) -> int:
+    """The sequence number of the ledger's last entry."""
+    from lakana.core.audit.models import LedgerHead
+
+    return int(session.scalar(select(LedgerHead.seq).where(LedgerHead.id == 1)) or 0)
+
+
+def ledger_export(*, session: Session, actor: Actor, key: Ed25519PrivateKey,
+                  known_keys: Mapping[str, Ed25519PublicKey], from_seq: int | None = None,
+                  to_seq: int | None = None) -> dict[str, Any]:
+    """The ledger from ``from_seq`` to ``to_seq`` (default: the whole ledger, within the
+    export limit) with its proof, disclosing the registry's entries only: the others keep
+    their place in the chain (sequence and hashes) so the chain and the signed checkpoints
+    still verify (``lakana audit verify-export``). The export itself is ledgered."""
+    from lakana.core.audit import export as ledger_exports
+
+    actor.require(P.OVERSIGHT_READ)
+    head = ledger_head(session=session)
+    last = to_seq or head
+    first = from_seq or max(1, last - ledger_exports.MAX_EXPORT_ENTRIES + 1)
+    document = ledger_exports.build_export(
+        session=session, key=key, from_seq=first, to_seq=last, known_keys=known_keys,
+        disclose=lambda entry: str(entry["action"]).startswith(LEDGER_PREFIX))
+    record(session=session, actor=actor, action="biometry.ledger.export",
+           object_type="core.audit", object_id=f"{first}-{last}",
+           object_repr=f"registry entries {first}-{last}",
+           details={"last_hash": document["last_hash"],
+                    "redacted": document.get("redacted", 0)})
+    return document

@@ -36,7 +36,8 @@ def dashboard(request: Request, session: DbSession, actor: CurrentActor,
     """Accesses, refusals and anomalies, deletions, key rotations, complaints."""
     board = oversight.dashboard(session=session, actor=actor, days=days)
     return render(request, "biometry/oversight.html", {
-        "board": board, "can_audit": actor.can(CorePermission.AUDIT_READ)})
+        "board": board, "can_audit": actor.can(CorePermission.AUDIT_READ),
+        "ledger_head": oversight.ledger_head(session=session)})
 
 
 @router.get("/biometry/oversight/complaints")
@@ -89,3 +90,13 @@ def statistics(request: Request, session: DbSession) -> Response:
     return render(request, "biometry/oversight_statistics.html",
                   {"stats": oversight.public_statistics(session=session),
                    "threshold": oversight.SUPPRESS_BELOW})
+
+
+@router.get("/biometry/oversight/ledger-export")
+def ledger_export_download(request: Request, session: DbSession, actor: CurrentActor,
+                           from_seq: Annotated[int | None, Query(ge=1)] = None,
+                           to_seq: Annotated[int | None, Query(ge=1)] = None) -> Response:
+    """The registry's ledger with its proof, as a download (same as the API's)."""
+    from lakana.biometry.api_oversight import ledger_export
+
+    return ledger_export(request, session, actor, from_seq, to_seq)

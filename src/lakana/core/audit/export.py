@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -19,11 +19,15 @@ MAX_EXPORT_ENTRIES = 200_000
 
 
 def build_export(*, session: Session, key: Ed25519PrivateKey, from_seq: int, to_seq: int,
-                 known_keys: Mapping[str, Ed25519PublicKey] | None = None) -> dict[str, Any]:
+                 known_keys: Mapping[str, Ed25519PublicKey] | None = None,
+                 disclose: Callable[[Mapping[str, Any]], bool] | None = None
+                 ) -> dict[str, Any]:
     """The proof document for entries ``from_seq`` to ``to_seq`` (inclusive), signed by ``key``.
 
     ``known_keys`` supplies the public keys of retired keys that signed checkpoints in the
-    range, so that they travel with the export.
+    range, so that they travel with the export. With ``disclose``, the entries it refuses
+    keep only their place in the chain (sequence and hashes), and the document gets a second
+    signature over the exported entries.
     """
     head_seq = session.scalar(select(LedgerHead.seq).where(LedgerHead.id == 1)) or 0
     if from_seq < 1 or to_seq < from_seq:
@@ -39,6 +43,8 @@ def build_export(*, session: Session, key: Ed25519PrivateKey, from_seq: int, to_
         .order_by(AuditEntry.seq))]
     if len(entries) != to_seq - from_seq + 1:
         raise Conflict("Entries are missing in this range: verify the ledger.")
+    if disclose is not None:
+        entries = [e if disclose(e) else proof.redact(e) for e in entries]
     checkpoints: list[dict[str, Any]] = [
         {"seq": c.seq, "hash": c.hash, "ts": c.ts, "key_id": c.key_id, "signature": c.signature}
         for c in session.scalars(select(LedgerCheckpoint).where(

@@ -7,6 +7,8 @@ auditor can check an export on a machine that has nothing but Lakana installed
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +20,21 @@ from lakana.core.audit.chain import HASHED_FIELDS, chain_hash
 
 FORMAT = "lakana-ledger-export/1"
 ENTRY_KEYS: tuple[str, ...] = (*HASHED_FIELDS, "prev_hash", "hash")
+#: What a redacted entry keeps: its place in the chain, not its content.
+REDACTED_KEYS: tuple[str, ...] = ("seq", "prev_hash", "hash")
+
+
+def redact(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """An entry reduced to its place in the chain, for an export that discloses only some
+    entries (the data protection authority's export of the registry's entries)."""
+    return {**{k: entry[k] for k in REDACTED_KEYS}, "redacted": True}
+
+
+def entries_digest(entries: Sequence[Mapping[str, Any]]) -> str:
+    """SHA-256 of the entries as exported (canonical JSON): what a redacted export's second
+    signature covers, since redacted entries cannot be rehashed by the reader."""
+    return hashlib.sha256(json.dumps(list(entries), sort_keys=True, separators=(",", ":"),
+                                     ensure_ascii=False).encode()).hexdigest()
 
 
 def build_document(*, entries: Sequence[Mapping[str, Any]],
@@ -36,11 +53,20 @@ def build_document(*, entries: Sequence[Mapping[str, Any]],
     message = signing.export_message(first_seq, last_seq, anchor, last_hash, exported_at)
     keys = dict(public_keys)
     keys[signing.key_id(key)] = signing.public_pem(key)
+    exported = [dict(e) if e.get("redacted") else {k: e[k] for k in ENTRY_KEYS}
+                for e in entries]
+    redacted = sum(1 for e in exported if e.get("redacted"))
+    extra: dict[str, Any] = {}
+    if redacted:
+        digest = entries_digest(exported)
+        extra = {"redacted": redacted, "entries_digest": digest,
+                 "entries_signature": signing.sign(key, _entries_message(digest))}
     return {
         "format": FORMAT,
         **statement,
+        **extra,
         "hashed_fields": list(HASHED_FIELDS),
-        "entries": [{k: e[k] for k in ENTRY_KEYS} for e in entries],
+        "entries": exported,
         "checkpoints": [{k: c[k] for k in ("seq", "hash", "ts", "key_id", "signature")}
                         for c in checkpoints],
         "statement": {"key_id": signing.key_id(key), "signature": signing.sign(key, message)},
@@ -92,6 +118,14 @@ def _verify(document: Any, trusted: Sequence[Ed25519PublicKey] | None) -> ProofC
     public = keys.get(statement["key_id"])
     if public is None:
         raise _Bad(f"the statement is signed by an untrusted key ({statement['key_id']})")
+    redacted = sum(1 for e in entries if e.get("redacted"))
+    if redacted:
+        # Redacted entries cannot be rehashed: the platform's signature over the exported
+        # entries is what binds them (and the disclosed ones) to the statement.
+        digest = entries_digest(entries)
+        if document.get("entries_digest") != digest or not signing.verify(
+                public, _entries_message(digest), str(document.get("entries_signature"))):
+            raise _Bad("the signature over the redacted entries is invalid")
     message = signing.export_message(int(document["first_seq"]), int(document["last_seq"]),
                                      str(document["anchor"]), str(document["last_hash"]),
                                      str(document["exported_at"]))
@@ -110,7 +144,8 @@ def _verify(document: Any, trusted: Sequence[Ed25519PublicKey] | None) -> ProofC
             raise _Bad(f"entry {seq} does not match its signed checkpoint")
     return ProofCheck(ok=True, reason=(
         f"export valid: entries {document['first_seq']} to {document['last_seq']}, "
-        f"{len(document['checkpoints'])} checkpoints"),
+        f"{len(document['checkpoints'])} checkpoints"
+        + (f", {redacted} entries of other domains redacted" if redacted else "")),
         entries=len(entries), checkpoints=len(document["checkpoints"]),
         trusted_embedded_key=trusted is None)
 
@@ -126,6 +161,12 @@ def _check_entries(document: dict[str, Any], entries: list[dict[str, Any]]) -> d
             raise _Bad(f"entry {expected} is missing (found {seq})")
         if entry["prev_hash"] != prev:
             raise _Bad(f"entry {seq} does not link to the previous entry")
+        if entry.get("redacted"):
+            digest = str(entry["hash"])
+            hashes[seq] = digest
+            prev = digest
+            expected += 1
+            continue
         digest = chain_hash(prev, tuple(entry[f] for f in HASHED_FIELDS))
         if digest != entry["hash"]:
             raise _Bad(f"entry {seq} was altered: its content does not match its hash")
@@ -135,6 +176,10 @@ def _check_entries(document: dict[str, Any], entries: list[dict[str, Any]]) -> d
     if expected - 1 != int(document["last_seq"]) or prev != document["last_hash"]:
         raise _Bad("the entries do not end where the statement says")
     return hashes
+
+
+def _entries_message(digest: str) -> bytes:
+    return f"lakana-ledger-export-entries\n{digest}".encode()
 
 
 def _keys(document: dict[str, Any],
