@@ -18,8 +18,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from lakana.biometry import persons, relying, runtime
-from lakana.biometry.engine import FingerSample, MatchingEngine
+from lakana.biometry.engine import FaceSample, FingerSample, MatchingEngine
+from lakana.biometry.matching.faces import DlibFaceEncoder
 from lakana.biometry.models import Capture, Enrollment, ServiceAccess
+from lakana.biometry.nbis_engine import NbisEngine
 from lakana.biometry.protection.keystore import MasterKeyStore
 from lakana.biometry.relying import (
     AttributesIn,
@@ -79,8 +81,9 @@ def b64(data: bytes) -> str:
 
 def enroll(session_factory: sessionmaker[Session], store: MasterKeyStore, nin: str, *,
            status: str = "active", locked: str = "", surname: str = "Traoré",
-           with_finger: bool = True) -> int:
-    """An issued person with one finger (the real test print) sealed like intake does."""
+           with_finger: bool = True, face: FaceSample | None = None) -> int:
+    """An issued person with one finger (the real test print) sealed like intake does, and
+    ``face`` if given."""
     sample = reference_sample()
     with session_factory.begin() as session:
         person = persons.create_person(session=session, store=store, demographics=Demographics(
@@ -105,6 +108,13 @@ def enroll(session_factory: sessionmaker[Session], store: MasterKeyStore, nin: s
                 template_object_id=persons.seal_for_person(
                     session=session, store=store, person_id=person.id,
                     kind=persons.KIND_FINGER_TEMPLATE, data=sample.iso_template)))
+        if face is not None:
+            session.add(Capture(
+                person_id=person.id, enrollment_id=enrollment.id, modality="face",
+                position=0, quality=face.score, width=face.width, height=face.height,
+                template_object_id=persons.seal_for_person(
+                    session=session, store=store, person_id=person.id,
+                    kind=persons.KIND_FACE_TEMPLATE, data=face.template)))
         return person.id
 
 
@@ -235,18 +245,28 @@ def test_locked_modality_is_refused_and_recorded(
     assert '"outcome":"refused"' in ledger(session_factory, "biometry.access.verify")[0].details
 
 
-def test_face_verification_says_the_engine_has_no_face_matcher(
+def test_face_verification_matches_the_enrolled_face(
         session_factory: sessionmaker[Session], store: MasterKeyStore,
         matcher: MatchingEngine) -> None:
-    # Given a service and a usable face image (a real portrait)
-    enroll(session_factory, store, "ML-000003")
+    # Given an engine with a face encoder and a person enrolled with a real portrait
+    with_faces = NbisEngine(face_encoder=DlibFaceEncoder())
+    enroll(session_factory, store, "ML-000003",
+           face=with_faces.face_from_image(real_face()))
     service_id, _ = make_service(session_factory, "ceni", ["voter_verification"])
     client = client_for(service_id, "ceni", ["voter_verification"], "voter_verification")
-    face = real_face()
-    # When it asks for a face verification, then the built-in engine says it cannot
+    # When the service sends another picture of the same face (mirrored), then it matches
+    answer = _verify(session_factory, store, with_faces, client, nin="ML-000003",
+                     modality="face", image_base64=b64(real_face(mirror=True)))
+    assert answer.match and answer.band == "high"
+    # ... and another person's face does not
+    other = (Path(__file__).parents[1] / "data" / "faces" / "eileen_collins.jpg").read_bytes()
+    answer = _verify(session_factory, store, with_faces, client, nin="ML-000003",
+                     modality="face", image_base64=b64(other))
+    assert not answer.match and answer.band == "low"
+    # ... while an engine without a face encoder says it cannot compare faces
     with pytest.raises(Invalid, match="face matcher"):
         _verify(session_factory, store, matcher, client, nin="ML-000003", modality="face",
-                image_base64=b64(face))
+                image_base64=b64(real_face()))
 
 
 def test_bad_samples_are_refused_with_a_reason(

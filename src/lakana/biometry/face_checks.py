@@ -45,6 +45,21 @@ class FaceCheck:
     score: int
 
 
+@dataclass(frozen=True)
+class LocatedFace:
+    """The one face that passed the checks, located for an encoder."""
+
+    check: FaceCheck
+    #: The RGB pixels the detector saw (the image scaled by ``scale``), as a NumPy array.
+    pixels: Any
+    scale: float
+    #: dlib's rectangle and 5-point ``full_object_detection``, in ``pixels`` coordinates.
+    box: Any
+    shape: Any
+    #: The 5 landmarks in the original image's coordinates (for a non-dlib encoder).
+    landmarks: tuple[tuple[float, float], ...]
+
+
 def _models_dir() -> Path:
     # Found without importing the package, whose __init__ needs setuptools' pkg_resources.
     spec = importlib.util.find_spec("face_recognition_models")
@@ -72,6 +87,11 @@ class FaceChecker:
     def check(self, picture: Image.Image) -> FaceCheck:
         """Find exactly one plausible face and check its size and pose; raise
         :class:`AcquisitionError` saying what is wrong otherwise."""
+        return self.locate(picture).check
+
+    def locate(self, picture: Image.Image) -> LocatedFace:
+        """:meth:`check`, also giving the image the detector saw, the face's box and its
+        5-point landmarks (so an encoder aligns the face without detecting it again)."""
         import numpy as np
 
         scale = min(1.0, DETECTION_SIDE / max(picture.size))
@@ -84,7 +104,8 @@ class FaceChecker:
                 self._load()
             boxes = list(self._detector(pixels, 1))
             faces = [(box, self._predictor(pixels, box)) for box in boxes]
-        measured = [m for m in (_measure(box, shape, scale) for box, shape in faces)
+        measured = [(m, box, shape) for m, box, shape in
+                    ((_measure(box, shape, scale), box, shape) for box, shape in faces)
                     if m is not None]
         if not measured:
             raise AcquisitionError("No face was found in the image: the person must face the "
@@ -92,7 +113,7 @@ class FaceChecker:
         if len(measured) > 1:
             raise AcquisitionError("%(count)s faces were found in the image: exactly one is "
                                    "expected.", count=len(measured))
-        face = measured[0]
+        face, box, shape = measured[0]
         if face.width < MIN_FACE_PIXELS or face.width < MIN_FACE_SHARE * picture.width:
             raise AcquisitionError("The face is too small (%(width)s pixels wide): come closer "
                                    "to the camera.", width=face.width)
@@ -102,7 +123,10 @@ class FaceChecker:
         if abs(face.yaw) > MAX_YAW:
             raise AcquisitionError("The head is turned to the side: look straight at the "
                                    "camera.")
-        return face
+        landmarks = tuple((shape.part(i).x / scale, shape.part(i).y / scale)
+                          for i in range(5))
+        return LocatedFace(check=face, pixels=pixels, scale=scale, box=box, shape=shape,
+                           landmarks=landmarks)
 
 
 def _measure(box: Any, shape: Any, scale: float) -> FaceCheck | None:

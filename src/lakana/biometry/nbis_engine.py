@@ -4,8 +4,9 @@ dlib for the face capture checks (one face, size, pose: :mod:`lakana.biometry.fa
 
 It compares a probe with every gallery entry (about 1.6 ms per finger pair): right for a
 registration centre or a pilot, not for a nation; the matching-engine issue brings the
-sharded, indexed engine behind the same :class:`MatchingEngine` interface. It has no face
-encoder, so faces are checked and stored but not compared.
+sharded, indexed engine behind the same :class:`MatchingEngine` interface. Given a face
+encoder (:mod:`lakana.biometry.matching.faces`, e.g. dlib's ResNet) it also makes face
+templates and compares faces; without one, faces are checked and stored but not compared.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from lakana.biometry.engine import (
     Probe,
 )
 from lakana.biometry.face_checks import FaceChecker
+from lakana.biometry.matching.faces import FaceEncoder, compare_templates, face_score
 
 #: ISO/IEC 19794-2:2005 record: "FMR\0", " 20\0", then the finger view at byte 24.
 _ISO_MAGIC = b"FMR\x00 20\x00"
@@ -47,9 +49,10 @@ class NbisEngine(MatchingEngine):
     name = "nbis"
     match_threshold = 40.0
 
-    def __init__(self) -> None:
+    def __init__(self, *, face_encoder: FaceEncoder | None = None) -> None:
         self._local = threading.local()
         self._faces = FaceChecker()
+        self.face_encoder = face_encoder
 
     # -- fingers -----------------------------------------------------------------------
     def finger_from_image(self, image: bytes, *, position: int, ppi: int = 500
@@ -144,18 +147,22 @@ class NbisEngine(MatchingEngine):
         sharpness = ImageStat.Stat(grey.filter(ImageFilter.FIND_EDGES)).stddev[0]
         if sharpness < 4:
             raise AcquisitionError("The face image is blurred: capture it again.")
-        face = self._faces.check(rgb)
+        located = self._faces.locate(rgb)
         # The pose score, lowered for a dull or soft picture.
-        score = int(face.score * min(1.0, (contrast + 2 * sharpness) / 60))
+        score = int(located.check.score * min(1.0, (contrast + 2 * sharpness) / 60))
+        template = b"" if self.face_encoder is None \
+            else self.face_encoder.template(rgb, located)
         out = io.BytesIO()
         rgb.save(out, "JPEG", quality=90)
         return FaceSample(image=out.getvalue(), score=score, width=rgb.width,
-                          height=rgb.height)
+                          height=rgb.height, template=template)
 
     # -- matching ----------------------------------------------------------------------
     def compare(self, probe: Probe, reference: Probe) -> Candidate:
-        """Bozorth3 on every finger position both hold; the fused score is the best one
-        (the max rule), each position's score kept."""
+        """Bozorth3 on every finger position both hold and, with a face encoder, the faces
+        when both have a template (``scores["face"]``, :func:`face_score`); the fused score
+        is the best one (the max rule: one sample above the threshold is a match), each
+        sample's score kept."""
         scores: dict[str, float] = {}
         for position, template in probe.fingers.items():
             other = reference.fingers.get(position)
@@ -164,6 +171,9 @@ class NbisEngine(MatchingEngine):
             left = self.load_template(template)
             right = self.load_template(other)
             scores[f"finger:{position}"] = float(left.compare(right))
+        if self.face_encoder is not None and probe.face and reference.face:
+            scores["face"] = round(face_score(compare_templates(probe.face, reference.face)),
+                                   2)
         return Candidate(reference_id=0, score=max(scores.values(), default=0.0),
                          scores=scores)
 
