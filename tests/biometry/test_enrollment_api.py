@@ -17,6 +17,7 @@ from lakana.biometry.nbis_engine import NbisEngine
 from lakana.core.audit.models import AuditEntry
 from lakana.core.auth.models import User
 from lakana.core.auth.rbac import Role
+from lakana.core.config import Settings
 from tests.biometry.test_enrollment import NIN, b64, face_png, finger_wsq, packet_dict
 from tests.conftest import Factory
 
@@ -143,3 +144,28 @@ def test_template_export_reimports(api_as: Callable[[User], TestClient],
     data["demographics"]["nin"] = "ML-2001-778"
     answer = agent.post(URL, json=data, headers=EN)
     assert answer.status_code == 422 and "truncated" in answer.json()["detail"]
+
+
+def test_registry_reads_are_in_the_registrys_ledger(
+        api_as: Callable[[User], TestClient], factory: Factory, settings: Settings,
+        session_factory: sessionmaker[Session]) -> None:
+    # Given an enrollment, read back and whose template is exported
+    admin = api_as(factory.user(Role.REGISTRY_ADMIN))
+    created = admin.post("/api/v1/biometry/enrollments", json=packet_dict()).json()
+    assert admin.get(f"/api/v1/biometry/enrollments/{created['enrollment_id']}").is_success
+    assert admin.get(f"/api/v1/biometry/persons/{created['person_id']}/fingers/1/"
+                     "template").is_success
+    # Then every entry is named under "biometry." (what the authority's export discloses)
+    # and the template export appears in the person's history
+    from lakana.biometry import lifecycle, runtime
+    from lakana.core.auth.rbac import system_actor
+
+    with session_factory() as session:
+        actions = set(session.scalars(select(AuditEntry.action).where(
+            AuditEntry.object_type.like("biometry%"))))
+        assert {"biometry.enrollment.read", "biometry.template.export"} <= actions
+        assert all(a.startswith("biometry.") for a in actions), actions
+        view = lifecycle.view_person(session=session, actor=system_actor("tests"),
+                                     store=runtime.keystore(settings),
+                                     person_id=created["person_id"])
+        assert "biometry.template.export" in {e.action for e in view.history}

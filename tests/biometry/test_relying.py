@@ -562,3 +562,160 @@ def test_demo_registers_two_services_once(session_factory: sessionmaker[Session]
         assert relying.load_demo(session=session, actor=ADMIN) == {"services": 0}
         codes = [s.code for s in relying.list_services(session=session, actor=ADMIN)]
     assert codes == ["ceni", "cnss"]
+
+
+# --- review fixes -----------------------------------------------------------------------------
+
+class SpyEngine(NbisEngine):
+    """The NBIS engine, counting comparisons and face decodings."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.compared: list[tuple[Any, Any]] = []
+        self.faces_decoded = 0
+
+    def compare(self, probe: Any, reference: Any) -> Any:
+        self.compared.append((probe, reference))
+        return super().compare(probe, reference)
+
+    def face_from_image(self, image: bytes) -> FaceSample:
+        self.faces_decoded += 1
+        return super().face_from_image(image)
+
+
+def test_unknown_or_inactive_number_costs_a_comparison_like_a_holder(
+        session_factory: sessionmaker[Session], store: MasterKeyStore) -> None:
+    # Given an active person, a pending one and a spying engine
+    enroll(session_factory, store, "ML-000021")
+    enroll(session_factory, store, "ML-000022", status="pending")
+    service_id, _ = make_service(session_factory, "ceni", ["voter_verification"])
+    client = client_for(service_id, "ceni", ["voter_verification"], "voter_verification")
+    spy = SpyEngine()
+    # When a service verifies the holder, a number nobody holds and the pending person
+    answers = [_verify(session_factory, store, spy, client, nin=nin, modality="finger",
+                       position=POSITION, image_base64=b64(fingers()["crop"]))
+               for nin in ("ML-000021", "ML-999998", "ML-000022")]
+    # Then each answer did one fingerprint comparison (no timing tells the number exists)
+    assert [a.match for a in answers] == [True, False, False]
+    assert len(spy.compared) == 3
+    assert all(probe.fingers and POSITION in reference.fingers
+               for probe, reference in spy.compared)
+
+
+def test_lock_of_a_person_who_is_not_active_is_not_revealed(
+        session_factory: sessionmaker[Session], store: MasterKeyStore,
+        matcher: MatchingEngine) -> None:
+    # Given a deceased person who had locked finger authentication
+    dead = enroll(session_factory, store, "ML-000023", status="deceased", locked="finger")
+    service_id, _ = make_service(session_factory, "ceni", ["voter_verification"])
+    client = client_for(service_id, "ceni", ["voter_verification"], "voter_verification")
+    # When a service verifies their finger, then it hears no match, as for an unknown number
+    answer = _verify(session_factory, store, matcher, client, nin="ML-000023",
+                     modality="finger", position=POSITION, image_base64=b64(fingers()["crop"]))
+    assert answer.model_dump() == {"match": False, "band": "low"}
+    row, = accesses(session_factory, service_id)
+    assert (row.person_id, row.outcome) == (dead, "no_match")
+
+
+def test_face_verification_is_refused_before_decoding_without_a_face_matcher(
+        session_factory: sessionmaker[Session], store: MasterKeyStore) -> None:
+    # Given an engine without a face encoder
+    enroll(session_factory, store, "ML-000024")
+    service_id, _ = make_service(session_factory, "ceni", ["voter_verification"])
+    client = client_for(service_id, "ceni", ["voter_verification"], "voter_verification")
+    spy = SpyEngine()
+    # When a service sends a face, then it is refused without running face detection
+    with pytest.raises(Invalid, match="face matcher"):
+        _verify(session_factory, store, spy, client, nin="ML-000024", modality="face",
+                image_base64=b64(real_face()))
+    assert spy.faces_decoded == 0
+
+
+def test_a_public_key_on_an_unsupported_curve_is_invalid(
+        session_factory: sessionmaker[Session]) -> None:
+    # Given an EC public key on secp112r1, a curve the crypto library does not support
+    spki = bytes.fromhex("3032301006072a8648ce3d020106052b81040006031e0004") + b"\x01" * 28
+    pem = ("-----BEGIN PUBLIC KEY-----\n" + base64.b64encode(spki).decode()
+           + "\n-----END PUBLIC KEY-----\n")
+    # When it is registered, then it is refused as invalid (not a server error)
+    with pytest.raises(Invalid, match="Ed25519"), session_factory.begin() as session:
+        relying.create_service(session=session, actor=ADMIN, data=ServiceIn(
+            code="ceni", name="x", legal_basis="x", purposes=["voter_verification"],
+            public_key_pem=pem))
+
+
+def test_token_refusals_do_not_tell_unknown_services_from_bad_signatures(
+        session_factory: sessionmaker[Session]) -> None:
+    # Given a service and a deactivated one
+    _, key = make_service(session_factory, "ceni", ["voter_verification"])
+    off_id, off_key = make_service(session_factory, "cnss", ["social_security_benefit"])
+    with session_factory.begin() as session:
+        relying.deactivate_service(session=session, actor=ADMIN, service_id=off_id)
+    other_key, _ = relying.generate_keypair()
+    tokens = [relying.mint_token(key, code="probe-code", purpose="voter_verification"),
+              relying.mint_token(other_key, code="ceni", purpose="voter_verification"),
+              relying.mint_token(off_key, code="cnss", purpose="social_security_benefit")]
+    # When each is presented, then every refusal says the same thing, echoing no code
+    messages = set()
+    for token in tokens:
+        with pytest.raises(Unauthenticated) as refused:
+            relying.authenticate(session_factory=session_factory, token=token,
+                                 source_ip="192.0.2.1")
+        messages.add(str(refused.value))
+    message, = messages
+    assert not any(code in message for code in ("probe-code", "ceni", "cnss"))
+
+
+def test_failed_token_checks_are_throttled_per_address_and_ledgered(
+        session_factory: sessionmaker[Session]) -> None:
+    # Given a service, and an address sending forged tokens
+    _, key = make_service(session_factory, "ceni", ["voter_verification"])
+    other_key, _ = relying.generate_keypair()
+    moment = dt.datetime(2026, 11, 23, 10, 0, 5, tzinfo=dt.UTC)
+
+    def present(private: bytes, address: str) -> ServiceClient:
+        return relying.authenticate(
+            session_factory=session_factory, source_ip=address, now=moment,
+            token=relying.mint_token(private, code="ceni", purpose="voter_verification"))
+
+    for _ in range(relying.FAILED_LIMIT):
+        with pytest.raises(Unauthenticated):
+            present(other_key, "203.0.113.9")
+    # When it goes on past the limit, then it is told to wait, even with a valid token
+    with pytest.raises(TooManyRequests):
+        present(other_key, "203.0.113.9")
+    with pytest.raises(TooManyRequests):
+        present(key, "203.0.113.9")
+    # While another address is served
+    assert present(key, "198.51.100.4").code == "ceni"
+    # And crossing the limit is ledgered once, naming the address
+    entry, = ledger(session_factory, "biometry.service.auth_throttled")
+    assert entry.object_repr == "203.0.113.9"
+
+
+def test_a_failed_volume_alert_never_fails_the_request_and_is_retried(
+        session_factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a service whose alert threshold is one request an hour, and a CSIRT service
+    # that fails once
+    service_id, key = make_service(session_factory, "ceni", ["voter_verification"], alert=1)
+    moment = dt.datetime(2026, 11, 23, 10, 0, 5, tzinfo=dt.UTC)
+    report_case = csirt.report_case
+    calls: list[int] = []
+
+    def flaky(**kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("CSIRT database unavailable")
+        return report_case(**kwargs)
+
+    monkeypatch.setattr(csirt, "report_case", flaky)
+    # When the service sends four requests within the hour
+    for _ in range(4):
+        client = relying.authenticate(session_factory=session_factory, now=moment,
+                                      token=relying.mint_token(key, code="ceni",
+                                                               purpose="voter_verification"))
+        assert client.service_id == service_id
+    # Then every request went through, the failed alert was tried again, and one case opened
+    assert len(calls) == 2
+    alert, = ledger(session_factory, "biometry.service.volume_alert")
+    assert alert.object_id == str(service_id)

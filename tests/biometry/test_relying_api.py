@@ -243,3 +243,20 @@ def test_cli_keygen_add_list_token(env: None, tmp_path: Path,
                               "surveillance"])
     assert bad.exit_code == 2
     assert runner.invoke(cli, ["deactivate", "ceni"]).exit_code == 0
+
+
+def test_failed_tokens_over_http_end_in_429_with_retry_after(
+        client: TestClient, session_factory: sessionmaker[Session]) -> None:
+    # Given an address that keeps sending tokens signed with a key no service holds
+    make_service(session_factory, "ceni", ["voter_verification"])
+    other_key, _ = relying.generate_keypair()
+
+    def forged() -> int:
+        return client.post(VERIFY, json=finger_body("ML-1"), headers=bearer(relying.mint_token(
+            other_key, code="ceni", purpose="voter_verification"))).status_code
+
+    # When it passes the limit of failed checks, then it is told to wait
+    assert [forged() for _ in range(relying.FAILED_LIMIT)] == [401] * relying.FAILED_LIMIT
+    response = client.post(VERIFY, json=finger_body("ML-1"), headers=bearer(
+        relying.mint_token(other_key, code="ceni", purpose="voter_verification")))
+    assert response.status_code == 429 and int(response.headers["retry-after"]) >= 1

@@ -336,3 +336,22 @@ def test_a_job_of_an_unknown_task_waits_for_a_worker_that_knows_it(
     with session_factory() as session:
         job = session.scalars(select(Job)).one()
     assert outcome is JobStatus.FAILED and "unknown task" in (job.last_error or "")
+
+
+def test_builtin_purge_of_rate_counters_keeps_recent_windows(
+        session_factory: sessionmaker[Session], settings: Settings) -> None:
+    # Given a counter of a window three days old and one of the current minute
+    from lakana.core import ratelimit
+
+    load_builtin_tasks()
+    old = utcnow() - dt.timedelta(days=3)
+    ratelimit.hit(session_factory, "tests:old", limit=10, window=dt.timedelta(minutes=1),
+                  now=old)
+    ratelimit.hit(session_factory, "tests:new", limit=10, window=dt.timedelta(minutes=1))
+    with session_factory.begin() as session:
+        service.enqueue(session, "core.purge_rate_counters")
+    # When the daily purge runs
+    assert service.run_next(settings, session_factory, worker_id="w") is JobStatus.SUCCEEDED
+    # Then only the current window's counter is left
+    with session_factory() as session:
+        assert session.scalars(select(ratelimit.RateCounter.key)).all() == ["tests:new"]

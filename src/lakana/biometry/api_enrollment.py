@@ -141,7 +141,7 @@ def get_enrollment(enrollment_id: int, session: DbSession,
                    actor: CurrentActor) -> EnrollmentOut:
     """Where an enrollment stands: state, reason and the quality of each capture."""
     row = intake.get_enrollment(session=session, actor=actor, enrollment_id=enrollment_id)
-    record_read(session=session, actor=actor, object_type="biometry_enrollment",
+    record_read(session=session, actor=actor, object_type="biometry.enrollment",
                 object_id=row.id, object_repr=f"enrollment {row.id}")
     return EnrollmentOut(
         id=row.id, packet_id=row.packet_id, person_id=row.person_id, kind=row.kind,

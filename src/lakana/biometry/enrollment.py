@@ -239,7 +239,7 @@ def _qualities(session: Session, enrollment_id: int) -> tuple[CaptureQuality, ..
 
 def _replay(*, session: Session, actor: Actor, enrollment: Enrollment) -> IntakeResult:
     record(session=session, actor=actor, action="biometry.enrollment.replay",
-           object_type="biometry_enrollment", object_id=enrollment.id,
+           object_type="biometry.enrollment", object_id=enrollment.id,
            object_repr=f"enrollment {enrollment.id}",
            details={"packet_id": enrollment.packet_id, "person_id": enrollment.person_id,
                     "state": enrollment.state, "outcome": "replay recognised"})
@@ -302,7 +302,7 @@ def submit_packet(*, session: Session, actor: Actor, store: MasterKeyStore,
                                 digest=digest)
     quality = _qualities(session, enrollment.id)
     record(session=session, actor=actor, action="biometry.enrollment.submit",
-           object_type="biometry_enrollment", object_id=enrollment.id,
+           object_type="biometry.enrollment", object_id=enrollment.id,
            object_repr=f"enrollment {enrollment.id} (person {person.id})",
            details={"packet_id": packet.packet_id, "person_id": person.id,
                     "kind": packet.kind, "centre": packet.centre, "device": packet.device,
@@ -393,7 +393,7 @@ def export_template(*, session: Session, actor: Actor, store: MasterKeyStore, pe
         raise NotFound("This person has no active finger at position %(position)s.",
                        position=position)
     record(session=session, actor=actor, action="biometry.template.export",
-           object_type="biometry_person", object_id=person.id,
+           object_type="biometry.person", object_id=person.id,
            object_repr=f"person {person.id}",
            details={"position": position, "capture_id": capture.id if capture else None,
                     "format": "ISO/IEC 19794-2:2005"})
@@ -419,6 +419,6 @@ def ledger_refusal(*, session: Session, actor: Actor, packet_id: str | None, sta
                    reason: str) -> None:
     """Ledger a refused packet in ``session`` (a transaction other than the refused one)."""
     record(session=session, actor=actor, action="biometry.enrollment.refused",
-           object_type="biometry_enrollment", object_id=None,
+           object_type="biometry.enrollment", object_id=None,
            object_repr=f"packet {packet_id or '?'}"[:300],
            details={"packet_id": packet_id, "status": status, "reason": reason})

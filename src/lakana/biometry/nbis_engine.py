@@ -35,7 +35,8 @@ from lakana.biometry.matching.faces import FaceEncoder, compare_templates, face_
 #: ISO/IEC 19794-2:2005 record: "FMR\0", " 20\0", then the finger view at byte 24.
 _ISO_MAGIC = b"FMR\x00 20\x00"
 _ISO_POSITION_OFFSET = 24
-_FINGER_FORMATS = {"PNG", "JPEG", "WSQ", "BMP", "TIFF"}
+#: The formats the documentation promises (docs/biometry-registry.md), and no other.
+_FINGER_FORMATS = {"PNG", "JPEG", "WSQ"}
 _FACE_FORMATS = {"PNG", "JPEG"}
 #: Fewer minutiae than this cannot be matched reliably (failure to acquire).
 MIN_MINUTIAE = 12
@@ -60,15 +61,16 @@ class NbisEngine(MatchingEngine):
         """Decode, normalise to 8-bit grey at 500 ppi, extract minutiae and NFIQ 2."""
         _check_position(position)
         picture = _decode(image, _FINGER_FORMATS, what="fingerprint")
-        grey = picture.convert("L")
-        if ppi != 500:
-            grey = grey.resize((round(grey.width * 500 / ppi), round(grey.height * 500 / ppi)),
-                               Image.Resampling.LANCZOS)
-        if not (150 <= grey.width <= 2000 and 150 <= grey.height <= 2000):
+        # The size at 500 ppi is checked before resampling: a large image declared at a low
+        # resolution would otherwise be enlarged (up to 4 times the pixels) first.
+        width, height = round(picture.width * 500 / ppi), round(picture.height * 500 / ppi)
+        if not (150 <= width <= 2000 and 150 <= height <= 2000):
             raise AcquisitionError(
                 "The fingerprint image is %(width)s×%(height)s pixels at 500 ppi; between "
-                "150 and 2000 pixels are expected on each side.", width=grey.width,
-                height=grey.height)
+                "150 and 2000 pixels are expected on each side.", width=width, height=height)
+        grey = picture.convert("L")
+        if ppi != 500:
+            grey = grey.resize((width, height), Image.Resampling.LANCZOS)
         if ImageStat.Stat(grey).stddev[0] < 8:
             raise AcquisitionError("The fingerprint image is blank (no ridge contrast).")
         png = io.BytesIO()

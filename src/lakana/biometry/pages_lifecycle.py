@@ -129,11 +129,11 @@ def capture_image(capture_id: int, request: Request, session: DbSession,
 
 
 @router.get("/persons")
-def persons_search(request: Request, session: DbSession, actor: CurrentActor,
-                   nin: Annotated[str | None, Query(max_length=32)] = None) -> Response:
-    """Find a person by the exact national identification number."""
+def persons_search(request: Request, session: DbSession, actor: CurrentActor) -> Response:
+    """The search form. A number is searched only through the form's POST, so it never
+    sits in an address, a proxy log or the browser history."""
     actor.require(P.PERSON_READ)
-    return _search(request, session, actor, nin)
+    return _search(request, session, actor, None)
 
 
 @router.post("/persons")

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import jwt
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
@@ -44,6 +45,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from lakana.biometry import persons
@@ -63,6 +65,7 @@ from lakana.core.errors import (
     Invalid,
     LakanaError,
     NotFound,
+    TooManyRequests,
     Unauthenticated,
 )
 from lakana.core.i18n import N_
@@ -83,6 +86,15 @@ MAX_CANDIDATES = 10
 #: Accesses shown on a service's page.
 RECENT_ACCESSES = 50
 CODE_PATTERN = r"^[a-z0-9][a-z0-9_.-]{1,39}$"
+#: Failed token checks one address may make within :data:`FAILED_WINDOW` before it is told
+#: to wait (429), whatever it presents.
+FAILED_LIMIT = 20
+FAILED_WINDOW = dt.timedelta(minutes=10)
+#: One answer for an unknown, deactivated or keyless service and for a bad signature, so
+#: that outsiders cannot list the services' codes; it never repeats the token's ``iss``.
+REFUSED = N_("The service token is refused: the service is unknown, deactivated or has no "
+             "registered key, or the signature does not verify with its key.")
+TOO_MANY = N_("Too many attempts. Try again in %(seconds)s seconds.")
 
 ALERT_TITLE = N_("Unusual volume of requests from the relying service %(service)s")
 ALERT_BODY = N_(
@@ -267,6 +279,8 @@ def normalise_public_key(pem: str) -> str:
         key = serialization.load_pem_public_key(pem.strip().encode())
     except (ValueError, TypeError, UnicodeError) as exc:
         raise Invalid("The public key is not a PEM public key.") from exc
+    except UnsupportedAlgorithm as exc:  # e.g. an EC key on a curve OpenSSL does not know
+        raise Invalid("The key must be an Ed25519 key.") from exc
     if not isinstance(key, Ed25519PublicKey):
         raise Invalid("The key must be an Ed25519 key.")
     return key.public_bytes(serialization.Encoding.PEM,
@@ -416,6 +430,8 @@ class ServiceClient:
     purpose: str
     jti: str
     source_ip: str | None = None
+    #: The token's ``iat`` (seconds since the epoch).
+    issued_at: int = 0
 
     @property
     def actor(self) -> Actor:
@@ -431,8 +447,7 @@ def _token_error(exc: jwt.InvalidTokenError) -> Unauthenticated:
         return Unauthenticated("The service token is meant for another audience than "
                                "lakana-biometry.")
     if isinstance(exc, jwt.InvalidSignatureError):
-        return Unauthenticated("The service token's signature does not verify with the "
-                               "service's registered key.")
+        return Unauthenticated(REFUSED)
     if isinstance(exc, jwt.ImmatureSignatureError):
         return Unauthenticated("The service token is issued in the future: check the "
                                "service's clock.")
@@ -484,54 +499,122 @@ def authenticate(*, session_factory: sessionmaker[Session], token: str,
                  ) -> ServiceClient:
     """Check a service's signed token, burn its ``jti`` and count it against the service's
     limits (429 past ``rate_per_minute``); 401 for anything wrong with the token or an
-    unknown or deactivated service.
+    unknown or deactivated service, 429 for an address past :data:`FAILED_LIMIT` failed
+    checks.
 
     Runs in its own short transactions (the counters must outlive a failed request), before
     the request's transaction reads anything.
     """
+    moment = now or utcnow()
+    _refuse_throttled(session_factory, source_ip, moment)
+    try:
+        client, limits = _check_token(session_factory, token, source_ip)
+        # The window follows the token's own iat, so every replay of a token lands in its
+        # first use's counter whenever it comes back.
+        issued = dt.datetime.fromtimestamp(client.issued_at, dt.UTC)
+        seen = ratelimit.count(session_factory,
+                               f"biometry-jti:{client.service_id}:{client.jti}",
+                               limit=1, window=dt.timedelta(minutes=1), now=issued)
+        if seen.exceeded:
+            raise Unauthenticated("This service token was already used: sign a new one (with "
+                                  "a new jti) for each request.")
+    except Unauthenticated as exc:
+        _count_failure(session_factory, source_ip, moment, reason=exc.message)
+        raise
+    name, per_minute, per_hour = limits
+    hourly = ratelimit.count(session_factory, f"biometry-service-hour:{client.service_id}",
+                             limit=per_hour, window=dt.timedelta(hours=1), now=moment)
+    if hourly.count > per_hour:  # the alert itself is opened once per service and hour
+        raise_volume_alert(session_factory=session_factory, client=client, name=name,
+                           count=hourly.count, threshold=per_hour, now=moment)
+    ratelimit.hit(session_factory, f"biometry-service-minute:{client.service_id}",
+                  limit=per_minute, window=dt.timedelta(minutes=1), now=moment)
+    return client
+
+
+def _check_token(session_factory: sessionmaker[Session], token: str, source_ip: str | None
+                 ) -> tuple[ServiceClient, tuple[str, int, int]]:
     issuer = _issuer(token)
     with session_factory() as session:
         service = session.scalar(select(RelyingService).where(RelyingService.code == issuer))
         if service is None or not service.active or not service.public_key_pem:
-            raise Unauthenticated("The service %(service)s is unknown, deactivated or has no "
-                                  "registered key.", service=issuer)
+            raise Unauthenticated(REFUSED)
         claims = _claims(token, service)
         client = ServiceClient(service_id=service.id, code=service.code,
                                purposes=tuple(purposes_of(service)),
                                purpose=claims["purpose"], jti=claims["jti"],
-                               source_ip=source_ip)
-        limits = (service.name, service.rate_per_minute, service.alert_per_hour)
-    # The window follows the token's own iat, so every replay of a token lands in its
-    # first use's counter whenever it comes back.
-    issued = dt.datetime.fromtimestamp(claims["iat"], dt.UTC)
-    seen = ratelimit.count(session_factory, f"biometry-jti:{client.service_id}:{client.jti}",
-                           limit=1, window=dt.timedelta(minutes=1), now=issued)
-    if seen.exceeded:
-        raise Unauthenticated("This service token was already used: sign a new one (with a "
-                              "new jti) for each request.")
-    name, per_minute, per_hour = limits
-    hourly = ratelimit.count(session_factory, f"biometry-service-hour:{client.service_id}",
-                             limit=per_hour, window=dt.timedelta(hours=1), now=now)
-    if hourly.count == per_hour + 1:  # exactly one request crosses the threshold
-        raise_volume_alert(session_factory=session_factory, client=client, name=name,
-                           count=hourly.count, threshold=per_hour)
-    ratelimit.hit(session_factory, f"biometry-service-minute:{client.service_id}",
-                  limit=per_minute, window=dt.timedelta(minutes=1), now=now)
-    return client
+                               source_ip=source_ip, issued_at=claims["iat"])
+        return client, (service.name, service.rate_per_minute, service.alert_per_hour)
+
+
+def _window_start(moment: dt.datetime, window: dt.timedelta) -> int:
+    epoch = int((moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).timestamp())
+    return epoch - epoch % int(window.total_seconds())
+
+
+def _failures_key(source_ip: str | None) -> str:
+    return f"biometry-service-failed:{source_ip or 'unknown'}"
+
+
+def _refuse_throttled(session_factory: sessionmaker[Session], source_ip: str | None,
+                      moment: dt.datetime) -> None:
+    """429 (checking nothing) for an address already past the failed checks' limit."""
+    with session_factory() as session:
+        failures = ratelimit.current(session, _failures_key(source_ip), window=FAILED_WINDOW,
+                                     now=moment)
+    if failures > FAILED_LIMIT:
+        elapsed = int(moment.timestamp()) - _window_start(moment, FAILED_WINDOW)
+        raise TooManyRequests(TOO_MANY,
+                              seconds=max(1, int(FAILED_WINDOW.total_seconds()) - elapsed))
+
+
+def _count_failure(session_factory: sessionmaker[Session], source_ip: str | None,
+                   moment: dt.datetime, *, reason: str) -> None:
+    """Count a failed token check against the address (429 past the limit), log it, and
+    ledger the address once, when it crosses the limit."""
+    address = source_ip or "unknown"
+    log.warning("relying service token refused from %r: %s", address, reason)
+    failures = ratelimit.count(session_factory, _failures_key(source_ip), limit=FAILED_LIMIT,
+                               window=FAILED_WINDOW, now=moment)
+    if failures.count == FAILED_LIMIT + 1:
+        actor = Actor(user_id=None, name="unauthenticated relying service", role=None,
+                      source_ip=source_ip, via="service")
+        try:
+            with session_factory.begin() as session:
+                record(session=session, actor=actor, action="biometry.service.auth_throttled",
+                       object_type="biometry.service", object_id=None, object_repr=address,
+                       details={"address": address, "failures": failures.count,
+                                "window_seconds": int(FAILED_WINDOW.total_seconds())})
+        except Exception:  # the refusal stands even if the ledger cannot take the entry
+            log.exception("could not ledger the failed service logins from %r", address)
+    if failures.exceeded:
+        raise TooManyRequests(TOO_MANY, seconds=failures.retry_after) from None
 
 
 def raise_volume_alert(*, session_factory: sessionmaker[Session], client: ServiceClient,
-                       name: str, count: int, threshold: int) -> str | None:
+                       name: str, count: int, threshold: int,
+                       now: dt.datetime | None = None) -> str | None:
     """Open a case for the national CSIRT about a service's unusual volume (in its own
-    transaction); returns the case reference (None if the case could not be opened)."""
+    transaction), once per service and hour; returns the case reference (None if one was
+    already opened this hour or the case could not be opened). Never raises: the service's
+    request goes on whatever happens here, and a failed alert is tried again by the next
+    request."""
     params = {"service": client.code, "name": name, "count": count, "threshold": threshold,
               "link": f"/biometry/services/{client.service_id}"}
     with i18n.use_language(i18n.DEFAULT_LANGUAGE):
         title = i18n.gettext(ALERT_TITLE, **params)
         body = i18n.gettext(ALERT_BODY, **params)
     actor = system_actor("lakana biometry")
+    # A row keyed by service and hour, written with the case: a unique key, so that two
+    # requests crossing the threshold together open one case, and none once it is open.
+    key = f"biometry-service-alert:{client.service_id}"
+    hour = _window_start(now or utcnow(), dt.timedelta(hours=1))
     try:
         with session_factory.begin() as session:
+            if session.get(ratelimit.RateCounter, (key, hour)) is not None:
+                return None
+            session.add(ratelimit.RateCounter(key=key, window_start=hour, count=1))
+            session.flush()
             case = csirt.report_case(
                 session=session, actor=actor, source="detection",
                 data=CaseReport(title=title[:200], description=body,
@@ -542,7 +625,9 @@ def raise_volume_alert(*, session_factory: sessionmaker[Session], client: Servic
                    object_repr=client.code,
                    details={"count": count, "threshold": threshold, "case": case.reference})
             return case.reference
-    except LakanaError:
+    except IntegrityError:  # a concurrent request opened this hour's case
+        return None
+    except Exception:
         log.exception("could not open the CSIRT case for relying service %s", client.code)
         return None
 
@@ -621,37 +706,55 @@ def _locked(person: Person, modality: str) -> bool:
     return modality in {m.strip() for m in person.locked_modalities.split(",")}
 
 
+def _matches_faces(engine: MatchingEngine) -> bool:
+    # NbisEngine compares faces only with a face encoder; an engine without that attribute
+    # is trusted here and judged on the template it extracts.
+    return getattr(engine, "face_encoder", True) is not None
+
+
+def _verify_probe(engine: MatchingEngine, data: VerifyIn) -> Probe:
+    """The request's sample as a probe (422 when unusable or not comparable here)."""
+    if data.modality == "finger":
+        sample = finger_sample(engine, position=data.position, image_base64=data.image_base64,
+                               iso_template_base64=data.iso_template_base64, ppi=data.ppi)
+        return Probe(fingers={data.position: sample.iso_template})
+    # Refuse before decoding: face detection is costly and useless without a face matcher.
+    if not _matches_faces(engine):
+        raise Invalid("Face verification needs a face matcher (not available in this "
+                      "engine).")
+    if not data.image_base64:
+        raise Invalid("Send the face as an image.")
+    face = engine.face_from_image(_decode(data.image_base64))
+    if not face.template:
+        raise Invalid("Face verification needs a face matcher (not available in this "
+                      "engine).")
+    return Probe(face=face.template)
+
+
 def verify(*, session: Session, session_factory: sessionmaker[Session], store: MasterKeyStore,
            engine: MatchingEngine, client: ServiceClient, data: VerifyIn) -> VerifyOut:
     """1:1: does the sample match the holder of ``nin``? A band, never a score.
 
     An unknown number, or a person who is not active (pending, deceased, deleted), answers
-    ``match: false`` like a different finger: the answer does not tell whether the number
-    exists. A modality the citizen locked is refused (423, recorded).
+    ``match: false`` like a different finger, after the same comparison work: neither the
+    answer nor its time tells whether the number exists. A modality an active citizen
+    locked is refused (423, recorded); the lock of a person who is not active is not
+    revealed.
     """
     check_purpose(session_factory=session_factory, client=client, operation="verify")
-    if data.modality == "face":
-        if not data.image_base64:
-            raise Invalid("Send the face as an image.")
-        face = engine.face_from_image(_decode(data.image_base64))
-        if not face.template:
-            raise Invalid("Face verification needs a face matcher (not available in this "
-                          "engine).")
-        probe = Probe(face=face.template)
-    else:
-        sample = finger_sample(engine, position=data.position, image_base64=data.image_base64,
-                               iso_template_base64=data.iso_template_base64, ppi=data.ppi)
-        probe = Probe(fingers={data.position: sample.iso_template})
+    probe = _verify_probe(engine, data)
     person = persons.find_by_nin(session=session, store=store, nin=data.nin)
-    if person is not None and _locked(person, data.modality):
-        raise _refuse(session_factory, client, operation="verify", person_id=person.id,
-                      reason=f"locked:{data.modality}",
-                      error=Locked(LOCKED[data.modality]))
     if person is None or person.status != "active":
+        # Compare the probe with itself, so the answer takes as long as for a holder.
+        engine.compare(probe, probe)
         _access(session, client, operation="verify", outcome="no_match", band="low",
                 person_id=person.id if person is not None else None,
                 reason="unknown number" if person is None else f"status {person.status}")
         return VerifyOut(match=False, band="low")
+    if _locked(person, data.modality):
+        raise _refuse(session_factory, client, operation="verify", person_id=person.id,
+                      reason=f"locked:{data.modality}",
+                      error=Locked(LOCKED[data.modality]))
     reference = persons.probe_of(session=session, store=store, person_id=person.id)
     result = engine.compare(probe, reference)
     matched = result.score >= engine.match_threshold
