@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -24,6 +24,8 @@ class SmsStub:
     url: str = ""
     messages: list[dict[str, str]] = field(default_factory=list)
     status: int = 200
+    #: Called as each message arrives, before the stub answers the gateway's POST.
+    on_message: Callable[[], None] | None = None
 
     def last_code(self) -> str:
         import re
@@ -40,6 +42,8 @@ def serve_sms_stub() -> Iterator[SmsStub]:
         def do_POST(self) -> None:  # noqa: N802 (http.server's name)
             length = int(self.headers.get("content-length", "0"))
             stub.messages.append(json.loads(self.rfile.read(length)))
+            if stub.on_message is not None:
+                stub.on_message()
             self.send_response(stub.status)
             self.send_header("content-length", "0")
             self.end_headers()

@@ -119,11 +119,20 @@ def _props(page: Any) -> dict[str, str]:
 
 
 def _code_from(outbox: Path, phone: str) -> str:
-    """The code of the last text message written to ``phone``."""
-    lines = [json.loads(line) for line in outbox.read_text(encoding="utf-8").splitlines()
-             if line.strip()]
-    texts = [m["text"] for m in lines if m["to"] == phone]
-    assert texts, lines
+    """The code of the last text message written to ``phone`` (the SMS is sent just after
+    the page answers, so wait for it a little)."""
+    import time
+
+    deadline = time.monotonic() + 10
+    texts: list[str] = []
+    while True:
+        lines = [json.loads(line) for line in outbox.read_text(encoding="utf-8").splitlines()
+                 if line.strip()] if outbox.exists() else []
+        texts = [m["text"] for m in lines if m["to"] == phone]
+        if texts or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert texts, f"no text message to {phone} in {outbox}"
     found = re.search(r"\b(\d{6})\b", texts[-1])
     assert found, texts[-1]
     return found.group(1)

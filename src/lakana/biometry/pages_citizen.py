@@ -8,7 +8,9 @@ No route here asks who is logged in (no ``CurrentActor``): the citizen's session
 cookie, HttpOnly, ``SameSite=Strict``, Secure when the site is served over HTTPS, limited to
 ``/registre`` and to 15 minutes. Forms carry the CSRF token bound to the browser's
 pre-session cookie, as the public incident report form does. The number travels only in
-form bodies, never in an address.
+form bodies, never in an address. The code is texted by a background task once the page has
+answered (:func:`lakana.biometry.citizen.deliver_code`), so the answer, and its timing, is the
+same for every number.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
+from starlette.background import BackgroundTask
 from starlette.datastructures import FormData
 
 from lakana.biometry import citizen, runtime
@@ -78,11 +81,11 @@ def start_submit(request: Request, session: DbSession, form: Form) -> Response:
     nin = _text(form, "nin", 40)
     settings = get_settings(request)
     ip = client_ip(request)
+    store = runtime.keystore(settings)
     try:
         citizen.check_request_rate(request.app.state.session_factory, settings, nin, ip)
-        citizen.start_challenge(session=session, store=runtime.keystore(settings),
-                                settings=settings, gateway=gateway_from_settings(settings),
-                                nin=nin, source_ip=ip)
+        delivery = citizen.start_challenge(session=session, store=store, settings=settings,
+                                           nin=nin, source_ip=ip)
     except TooManyRequests as exc:
         message = _("Too many code requests. Try again in %(seconds)s seconds.", **exc.params)
         return _start_page(request, error=message, nin=nin, status_code=429,
@@ -91,7 +94,13 @@ def start_submit(request: Request, session: DbSession, form: Form) -> Response:
         session.rollback()
         return _start_page(request, error=_(exc.message, **exc.params), nin=nin,
                            status_code=exc.status, headers=error_headers(exc))
-    return _code_page(request, nin=nin, sent=True)
+    response = _code_page(request, nin=nin, sent=True)
+    if delivery is not None:
+        # after the answer, and after the request's commit (the dependency ends first)
+        response.background = BackgroundTask(
+            citizen.deliver_code, session_factory=request.app.state.session_factory,
+            store=store, gateway=gateway_from_settings(settings), delivery=delivery)
+    return response
 
 
 @router.get("/code")
@@ -137,13 +146,13 @@ def _person(request: Request, session: Session) -> Person | None:
 
 def _me_page(request: Request, session: Session, person: Person, *,
              notice: str | None = None, error: str | None = None,
-             status_code: int = 200) -> Response:
+             status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
     return render(request, "biometry/citizen_me.html", {
         "history": citizen.access_history(session=session, person_id=person.id),
         "locked": citizen.locked(person), "modalities": citizen.MODALITIES,
         "services": citizen.services_of(session=session, person_id=person.id),
         "notice": notice, "error": error, "complaint_max": citizen.COMPLAINT_MAX,
-        "deceased": person.status == "deceased"}, status_code=status_code)
+        "deceased": person.status == "deceased"}, status_code=status_code, headers=headers)
 
 
 def _ended(request: Request) -> Response:
@@ -187,9 +196,16 @@ def complaint(request: Request, session: DbSession, form: Form) -> Response:
         return _ended(request)
     service = _text(form, "service_id", 12)
     try:
+        citizen.check_complaint_rate(request.app.state.session_factory, person.id)
+    except TooManyRequests as exc:
+        message = _("Too many complaints. Try again in %(seconds)s seconds.", **exc.params)
+        return _me_page(request, session, person, error=message, status_code=429,
+                        headers=error_headers(exc))
+    try:
         filed = citizen.file_complaint(
             session=session, person=person, body=_text(form, "body", citizen.COMPLAINT_MAX + 1),
-            service_id=int(service) if service.isdigit() else None,
+            # isdigit() alone takes "²" (int() refuses it)
+            service_id=int(service) if service.isascii() and service.isdigit() else None,
             source_ip=client_ip(request))
     except LakanaError as exc:
         session.rollback()

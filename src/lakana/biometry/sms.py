@@ -100,7 +100,13 @@ class OutboxSmsGateway(SmsGateway):
 
 
 def gateway_from_settings(settings: Settings) -> SmsGateway:
-    """The HTTP gateway of ``biometry_sms_url``, or the outbox file when it is unset."""
+    """The HTTP gateway of ``biometry_sms_url``, or the outbox file when it is unset (an
+    error is logged when the site is served over HTTPS, a sign of a real deployment: live
+    codes then sit in a plaintext file; it still works, for the demo)."""
     if settings.biometry_sms_url:
         return HttpSmsGateway(settings.biometry_sms_url)
-    return OutboxSmsGateway(settings.resolved_home / OUTBOX_NAME)
+    path = settings.resolved_home / OUTBOX_NAME
+    if settings.https:
+        log.error("LAKANA_BIOMETRY_SMS_URL is not set on an HTTPS site: citizens' codes are "
+                  "written in clear to %s instead of being texted", path)
+    return OutboxSmsGateway(path)
