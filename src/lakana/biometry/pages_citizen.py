@@ -15,13 +15,10 @@ same for every number.
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
-from starlette.datastructures import FormData
 
 from lakana.biometry import citizen, runtime
 from lakana.biometry.models import Person
@@ -30,6 +27,7 @@ from lakana.core.auth.deps import DbSession, client_ip, get_settings
 from lakana.core.errors import LakanaError, TooManyRequests
 from lakana.core.i18n import gettext as _
 from lakana.core.web.errors import error_headers, redirect
+from lakana.core.web.forms import Form, text_field
 from lakana.core.web.templating import render
 
 router = APIRouter(prefix="/registre")
@@ -38,17 +36,6 @@ COOKIE = "lakana_registre"
 COOKIE_PATH = "/registre"
 
 
-async def form_data(request: Request) -> FormData:
-    """The submitted form (already parsed, and cached, by the CSRF check)."""
-    return await request.form()
-
-
-Form = Annotated[FormData, Depends(form_data)]
-
-
-def _text(form: FormData, name: str, limit: int = 100) -> str:
-    value = form.get(name, "")
-    return value.strip()[:limit] if isinstance(value, str) else ""
 
 
 def _start_page(request: Request, *, error: str | None = None, notice: str | None = None,
@@ -78,7 +65,7 @@ def start_form(request: Request, expired: str | None = None) -> Response:
 @router.post("")
 def start_submit(request: Request, session: DbSession, form: Form) -> Response:
     """Send a code when the number is a person's with a phone; answer the same way always."""
-    nin = _text(form, "nin", 40)
+    nin = text_field(form, "nin", 40)
     settings = get_settings(request)
     ip = client_ip(request)
     store = runtime.keystore(settings)
@@ -112,7 +99,7 @@ def code_form(request: Request) -> Response:
 @router.post("/code")
 def code_submit(request: Request, session: DbSession, form: Form) -> Response:
     """Check the code; open the citizen's session when right."""
-    nin = _text(form, "nin", 40)
+    nin = text_field(form, "nin", 40)
     settings = get_settings(request)
     ip = client_ip(request)
     try:
@@ -122,7 +109,7 @@ def code_submit(request: Request, session: DbSession, form: Form) -> Response:
         return _code_page(request, nin=nin, error=message, status_code=429,
                           headers=error_headers(exc))
     result = citizen.verify_code(session=session, store=runtime.keystore(settings),
-                                 settings=settings, nin=nin, code=_text(form, "code", 20),
+                                 settings=settings, nin=nin, code=text_field(form, "code", 20),
                                  session_factory=request.app.state.session_factory,
                                  source_ip=ip)
     if not result.ok:
@@ -194,7 +181,7 @@ def complaint(request: Request, session: DbSession, form: Form) -> Response:
     person = _person(request, session)
     if person is None:
         return _ended(request)
-    service = _text(form, "service_id", 12)
+    service = text_field(form, "service_id", 12)
     try:
         citizen.check_complaint_rate(request.app.state.session_factory, person.id)
     except TooManyRequests as exc:
@@ -203,7 +190,8 @@ def complaint(request: Request, session: DbSession, form: Form) -> Response:
                         headers=error_headers(exc))
     try:
         filed = citizen.file_complaint(
-            session=session, person=person, body=_text(form, "body", citizen.COMPLAINT_MAX + 1),
+            session=session, person=person,
+            body=text_field(form, "body", citizen.COMPLAINT_MAX + 1),
             # isdigit() alone takes "²" (int() refuses it)
             service_id=int(service) if service.isascii() and service.isdigit() else None,
             source_ip=client_ip(request))

@@ -16,7 +16,7 @@ import datetime as dt
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData, UploadFile
@@ -30,6 +30,7 @@ from lakana.core.errors import Invalid, LakanaError
 from lakana.core.i18n import N_
 from lakana.core.i18n import gettext as _
 from lakana.core.web.errors import redirect, validation_message
+from lakana.core.web.forms import Form, text_field
 from lakana.core.web.templating import render
 
 router = APIRouter(prefix="/biometry")
@@ -52,17 +53,6 @@ TEXT_FIELDS = ("packet_id", "captured_at", "kind", "nin", "surname", "given_name
                "date_of_birth", "place_of_birth", "region", "phone", "centre", "device")
 
 
-async def form_data(request: Request) -> FormData:
-    """The submitted form (already parsed, and cached, by the CSRF check)."""
-    return await request.form()
-
-
-Form = Annotated[FormData, Depends(form_data)]
-
-
-def _text(form: FormData, name: str) -> str:
-    value = form.get(name, "")
-    return value.strip() if isinstance(value, str) else ""
 
 
 def _fresh_values() -> dict[str, str]:
@@ -131,7 +121,7 @@ def enroll_form(request: Request, actor: CurrentActor) -> Response:
 def enroll(request: Request, session: DbSession, actor: CurrentActor, form: Form) -> Response:
     """Submit the form as one packet; a refusal re-renders the form with the reason."""
     actor.require(P.ENROL)
-    values = {name: _text(form, name) for name in TEXT_FIELDS}
+    values = {name: text_field(form, name) for name in TEXT_FIELDS}
     if not values["packet_id"] or not values["captured_at"]:
         fresh = _fresh_values()
         values["packet_id"], values["captured_at"] = fresh["packet_id"], fresh["captured_at"]

@@ -13,20 +13,20 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
-from starlette.datastructures import FormData
 
 from lakana.biometry import lifecycle, runtime
 from lakana.biometry.permissions import BiometryPermission as P
 from lakana.biometry.purposes import PURPOSES
 from lakana.core.auth.deps import CurrentActor, DbSession, get_settings
 from lakana.core.auth.rbac import Actor
-from lakana.core.errors import Conflict, Invalid, LakanaError
+from lakana.core.errors import Conflict, Invalid
 from lakana.core.i18n import N_
 from lakana.core.i18n import gettext as _
 from lakana.core.web.errors import redirect
+from lakana.core.web.forms import Form, problem_of, text_field
 from lakana.core.web.templating import render
 
 router = APIRouter(prefix="/biometry")
@@ -47,21 +47,7 @@ HELPERS: dict[str, Any] = {"history_labels": HISTORY,
                            "statuses": STATUSES}
 
 
-async def form_data(request: Request) -> FormData:
-    """The submitted form (already parsed, and cached, by the CSRF check)."""
-    return await request.form()
 
-
-Form = Annotated[FormData, Depends(form_data)]
-
-
-def _text(form: FormData, name: str) -> str:
-    value = form.get(name, "")
-    return value.strip() if isinstance(value, str) else ""
-
-
-def _problem(exc: LakanaError) -> tuple[str, int]:
-    return _(exc.message, **exc.params), exc.status
 
 
 @router.get("/adjudications")
@@ -98,8 +84,8 @@ def adjudication(adjudication_id: int, request: Request, session: DbSession,
 def decide(adjudication_id: int, request: Request, session: DbSession, actor: CurrentActor,
            form: Form) -> Response:
     """Record the decision; a refused one comes back with the reason and what was typed."""
-    values = {"decision": _text(form, "decision"), "reason": _text(form, "reason"),
-              "duplicate_of": _text(form, "duplicate_of")}
+    values = {"decision": text_field(form, "decision"), "reason": text_field(form, "reason"),
+              "duplicate_of": text_field(form, "duplicate_of")}
     try:
         duplicate_of = int(values["duplicate_of"]) if values["duplicate_of"] else None
         lifecycle.decide(session=session, actor=actor, settings=get_settings(request),
@@ -111,7 +97,7 @@ def decide(adjudication_id: int, request: Request, session: DbSession, actor: Cu
                                             "duplicates."), values=values, status_code=422)
     except (Invalid, Conflict) as exc:
         session.rollback()
-        problem, status = _problem(exc)
+        problem, status = problem_of(exc)
         return _adjudication_page(request, session, actor, adjudication_id, problem=problem,
                                   values=values, status_code=status)
     return redirect(request, f"/biometry/adjudications/{adjudication_id}?done=decided")
@@ -141,7 +127,7 @@ def persons_search_post(request: Request, session: DbSession, actor: CurrentActo
                         form: Form) -> Response:
     """The same search from the form (the number stays out of the address bar and logs)."""
     actor.require(P.PERSON_READ)
-    return _search(request, session, actor, _text(form, "nin")[:32])
+    return _search(request, session, actor, text_field(form, "nin")[:32])
 
 
 def _search(request: Request, session: Session, actor: Actor, nin: str | None) -> Response:
@@ -152,7 +138,7 @@ def _search(request: Request, session: Session, actor: Actor, nin: str | None) -
                                             store=runtime.keystore(get_settings(request)),
                                             nin=nin)
         except Invalid as exc:
-            problem, status = _problem(exc)
+            problem, status = problem_of(exc)
     return render(request, "biometry/persons.html", {
         "searched": nin is not None, "found": found, "problem": problem, **HELPERS},
         status_code=status)
@@ -184,17 +170,17 @@ def death(person_id: int, request: Request, session: DbSession, actor: CurrentAc
           form: Form) -> Response:
     """Record a death from the person page."""
     try:
-        raw = _text(form, "date_of_death")
+        raw = text_field(form, "date_of_death")
         try:
             date = dt.date.fromisoformat(raw) if raw else None
         except ValueError:
             raise Invalid("The date of death is not a valid date.") from None
         lifecycle.record_death(session=session, actor=actor, settings=get_settings(request),
                                person_id=person_id, date_of_death=date,
-                               reference=_text(form, "reference"))
+                               reference=text_field(form, "reference"))
     except (Invalid, Conflict) as exc:
         session.rollback()
-        problem, status = _problem(exc)
+        problem, status = problem_of(exc)
         return _person_page(request, session, actor, person_id, problem=problem,
                             status_code=status)
     return redirect(request, f"/biometry/persons/{person_id}?done=death")
@@ -206,10 +192,10 @@ def deletion(person_id: int, request: Request, session: DbSession, actor: Curren
     """Lawfully delete the person's data from the person page."""
     try:
         lifecycle.lawful_deletion(session=session, actor=actor, person_id=person_id,
-                                  reason=_text(form, "reason"))
+                                  reason=text_field(form, "reason"))
     except (Invalid, Conflict) as exc:
         session.rollback()
-        problem, status = _problem(exc)
+        problem, status = problem_of(exc)
         return _person_page(request, session, actor, person_id, problem=problem,
                             status_code=status)
     return redirect(request, f"/biometry/persons/{person_id}?done=deleted")

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
-from starlette.datastructures import FormData
 
 from lakana.biometry import oversight
 from lakana.biometry.permissions import BiometryPermission as P
@@ -17,17 +16,11 @@ from lakana.core.auth.rbac import CorePermission
 from lakana.core.errors import LakanaError
 from lakana.core.i18n import gettext as _
 from lakana.core.web.errors import redirect
+from lakana.core.web.forms import Form
 from lakana.core.web.templating import render
 
 router = APIRouter()
 
-
-async def form_data(request: Request) -> FormData:
-    """The submitted form (already parsed, and cached, by the CSRF check)."""
-    return await request.form()
-
-
-Form = Annotated[FormData, Depends(form_data)]
 
 
 @router.get("/biometry/oversight")

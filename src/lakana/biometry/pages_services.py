@@ -12,11 +12,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
-from starlette.datastructures import FormData
 
 from lakana.biometry import relying
 from lakana.biometry.permissions import BiometryPermission as P
@@ -25,8 +24,8 @@ from lakana.core.auth.deps import CurrentActor, DbSession
 from lakana.core.auth.rbac import Actor
 from lakana.core.errors import LakanaError
 from lakana.core.i18n import N_
-from lakana.core.i18n import gettext as _
-from lakana.core.web.errors import redirect, validation_message
+from lakana.core.web.errors import redirect
+from lakana.core.web.forms import Form, problem_of, text_field
 from lakana.core.web.templating import render
 
 router = APIRouter(prefix="/biometry")
@@ -48,23 +47,7 @@ HELPERS: dict[str, Any] = {"purposes": PURPOSES, "operation_labels": OPERATION_L
                            "attribute_labels": ATTRIBUTE_LABELS}
 
 
-async def form_data(request: Request) -> FormData:
-    """The submitted form (already parsed, and cached, by the CSRF check)."""
-    return await request.form()
 
-
-Form = Annotated[FormData, Depends(form_data)]
-
-
-def _text(form: FormData, name: str) -> str:
-    value = form.get(name, "")
-    return value.strip() if isinstance(value, str) else ""
-
-
-def _problem(exc: LakanaError | ValidationError) -> tuple[str, int]:
-    if isinstance(exc, ValidationError):
-        return "; ".join(validation_message(dict(e)) for e in exc.errors()), 422
-    return _(exc.message, **exc.params), exc.status
 
 
 def _list_page(request: Request, session: Session, actor: Actor, *,
@@ -91,7 +74,7 @@ def create_service(request: Request, session: DbSession, actor: CurrentActor,
     """Register a relying service."""
     actor.require(P.SERVICE_MANAGE)
     values: dict[str, Any] = {
-        name: _text(form, name) for name in ("code", "name", "legal_basis", "public_key_pem",
+        name: text_field(form, name) for name in ("code", "name", "legal_basis", "public_key_pem",
                                              "rate_per_minute", "alert_per_hour")}
     values["purposes"] = [p for p in form.getlist("purposes") if isinstance(p, str)]
     try:
@@ -102,7 +85,7 @@ def create_service(request: Request, session: DbSession, actor: CurrentActor,
         service = relying.create_service(session=session, actor=actor, data=data)
     except (ValidationError, LakanaError) as exc:
         session.rollback()
-        problem, status = _problem(exc)
+        problem, status = problem_of(exc)
         return _list_page(request, session, actor, problem=problem, values=values,
                           status_code=status)
     return redirect(request, f"{PAGE}/{service.id}?done=created")

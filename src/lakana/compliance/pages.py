@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData, UploadFile
 
@@ -21,18 +21,12 @@ from lakana.core.auth.deps import CurrentActor, DbSession, get_settings
 from lakana.core.errors import Forbidden, Invalid, LakanaError
 from lakana.core.i18n import gettext as _
 from lakana.core.i18n import translate
+from lakana.core.web.forms import Form
 from lakana.core.web.templating import render
 
 router = APIRouter(prefix="/compliance")
 IMPORT_KINDS = ("catalog", "profile", "spreadsheet")
 
-
-async def form_data(request: Request) -> FormData:
-    """The submitted form (already parsed, and cached, by the CSRF check)."""
-    return await request.form()
-
-
-Form = Annotated[FormData, Depends(form_data)]
 
 
 def _table_context(base: str, query: RequirementQuery, rows: list[Any], total: int

@@ -13,16 +13,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
-from starlette.datastructures import FormData
 
 from lakana.core.auth.deps import CurrentActor, DbSession, get_settings
 from lakana.core.errors import Conflict, Invalid, LakanaError, NotFound
 from lakana.core.i18n import N_, translate
 from lakana.core.i18n import gettext as _
 from lakana.core.web.errors import redirect, validation_message
+from lakana.core.web.forms import Form, text_field
 from lakana.core.web.templating import render
 from lakana.csirt import advisories as service
 from lakana.csirt import csaf
@@ -53,19 +53,8 @@ HELPERS: dict[str, Any] = {
 }
 
 
-async def form_data(request: Request) -> FormData:
-    """The submitted form (already parsed, and cached, by the CSRF check)."""
-    return await request.form()
-
-
-Form = Annotated[FormData, Depends(form_data)]
-
 
 # --- form <-> values --------------------------------------------------------------------------
-
-def _text(form: FormData, name: str) -> str:
-    value = form.get(name, "")
-    return value.strip() if isinstance(value, str) else ""
 
 
 def _rows(text: str, names: tuple[str, ...]) -> list[dict[str, str]]:
@@ -205,7 +194,7 @@ def _submit(request: Request, values: dict[str, str], advisory: Advisory | None,
 def create(request: Request, session: DbSession, actor: CurrentActor, form: Form) -> Response:
     """Save a new draft."""
     actor.require(P.COORDINATE)
-    values = {k: _text(form, k) for k in TEXT_FIELDS}
+    values = {k: text_field(form, k) for k in TEXT_FIELDS}
     return _submit(request, values, None, lambda data: service.create_advisory(
         session=session, actor=actor, data=AdvisoryCreate.model_validate(data)), "created")
 
@@ -242,8 +231,8 @@ def edit(advisory_id: int, request: Request, session: DbSession, actor: CurrentA
     """Save a draft, or publish a revision of a published advisory."""
     advisory = service.get_advisory(session=session, actor=actor, advisory_id=advisory_id)
     actor.require(P.COORDINATE)
-    values = {k: _text(form, k) for k in TEXT_FIELDS}
-    version = _text(form, "version")
+    values = {k: text_field(form, k) for k in TEXT_FIELDS}
+    version = text_field(form, "version")
     number = int(version) if version.isdigit() else None
     if advisory.status == "published":
         return _submit(request, values, advisory, lambda data: service.revise(
@@ -262,7 +251,7 @@ def publish(advisory_id: int, request: Request, session: DbSession, actor: Curre
             form: Form) -> Response:
     """Publish a draft; a schema failure shows the CSAF paths and publishes nothing."""
     advisory = service.get_advisory(session=session, actor=actor, advisory_id=advisory_id)
-    version = _text(form, "version")
+    version = text_field(form, "version")
     try:
         service.publish(session=session, actor=actor, settings=get_settings(request),
                         advisory_id=advisory_id,

@@ -10,29 +10,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from starlette.datastructures import FormData
 
 from lakana.core.auth.deps import CurrentActor, DbSession
 from lakana.core.errors import Invalid
 from lakana.core.i18n import current_language
 from lakana.core.web.errors import redirect
+from lakana.core.web.forms import Form
 from lakana.core.web.templating import render
 from lakana.csirt import clocks, handover
 from lakana.registry import service as registry_service
 
 router = APIRouter(prefix="/csirt")
 
-
-async def form_data(request: Request) -> FormData:
-    """The submitted form (already parsed, and cached, by the CSRF check)."""
-    return await request.form()
-
-
-Form = Annotated[FormData, Depends(form_data)]
 
 
 def _int(value: object) -> int | None:

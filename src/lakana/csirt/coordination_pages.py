@@ -10,9 +10,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
@@ -22,6 +22,7 @@ from lakana.core.auth.rbac import Actor
 from lakana.core.errors import Conflict, Invalid, LakanaError
 from lakana.core.i18n import N_, gettext
 from lakana.core.web.errors import redirect
+from lakana.core.web.forms import Form
 from lakana.core.web.templating import render
 from lakana.csirt import coordination, webhooks
 from lakana.csirt.access import get_case
@@ -41,13 +42,6 @@ DONE: dict[str, str] = {
 }
 NOTICE_TLPS = [t.value for t in ORDER if t is not Tlp.RED]
 
-
-async def form_data(request: Request) -> FormData:
-    """The submitted form (already parsed, and cached, by the CSRF check)."""
-    return await request.form()
-
-
-Form = Annotated[FormData, Depends(form_data)]
 
 
 def _text(form: FormData, name: str) -> str:

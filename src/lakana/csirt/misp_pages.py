@@ -5,9 +5,9 @@ completed and the attributes skipped). Scope and permissions come from :mod:`mis
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.datastructures import FormData, UploadFile
 
@@ -15,6 +15,7 @@ from lakana.core import i18n
 from lakana.core.auth.deps import CurrentActor, DbSession
 from lakana.core.errors import Forbidden, Invalid, LakanaError
 from lakana.core.plugins import institution_choices
+from lakana.core.web.forms import Form
 from lakana.core.web.templating import render
 from lakana.csirt import misp
 from lakana.csirt.misp_api import import_out
@@ -22,13 +23,6 @@ from lakana.csirt.permissions import CsirtPermission
 
 router = APIRouter(prefix="/csirt")
 
-
-async def form_data(request: Request) -> FormData:
-    """The submitted form (already parsed, and cached, by the CSRF check)."""
-    return await request.form()
-
-
-Form = Annotated[FormData, Depends(form_data)]
 
 
 def _language(request: Request) -> str:

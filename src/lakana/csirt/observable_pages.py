@@ -10,15 +10,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
-from starlette.datastructures import FormData
 
 from lakana.core import i18n
 from lakana.core.auth.deps import CurrentActor, DbSession
 from lakana.core.auth.rbac import Actor
 from lakana.core.errors import Conflict, Invalid, TooLarge
 from lakana.core.plugins import institution_choices
+from lakana.core.web.forms import Form
 from lakana.core.web.templating import render
 from lakana.csirt import access, observable_service
 from lakana.csirt.models import Case
@@ -31,13 +31,6 @@ router = APIRouter(prefix="/csirt")
 HELPERS: dict[str, Any] = {"kind_label": kind_label, "kinds": list(Kind),
                            "kind_labels": KIND_LABELS, "tlps": [t.value for t in ORDER]}
 
-
-async def form_data(request: Request) -> FormData:
-    """The submitted form (already parsed, and cached, by the CSRF check)."""
-    return await request.form()
-
-
-Form = Annotated[FormData, Depends(form_data)]
 
 
 def _language(request: Request) -> str:

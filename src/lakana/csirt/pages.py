@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
@@ -26,6 +26,7 @@ from lakana.core.files import service as files
 from lakana.core.i18n import N_, current_language, translate
 from lakana.core.i18n import gettext as _
 from lakana.core.web.errors import validation_message
+from lakana.core.web.forms import Form, text_field
 from lakana.core.web.templating import render
 from lakana.csirt import (
     case_templates,
@@ -90,21 +91,10 @@ HELPERS: dict[str, Any] = {
 }
 
 
-async def form_data(request: Request) -> FormData:
-    """The submitted form (already parsed, and cached, by the CSRF check)."""
-    return await request.form()
-
-
-Form = Annotated[FormData, Depends(form_data)]
-
-
-def _text(form: FormData, name: str) -> str:
-    value = form.get(name, "")
-    return value.strip() if isinstance(value, str) else ""
 
 
 def _values(form: FormData, fields: tuple[str, ...], flags: tuple[str, ...]) -> dict[str, Any]:
-    values: dict[str, Any] = {name: _text(form, name) for name in fields if name in form}
+    values: dict[str, Any] = {name: text_field(form, name) for name in fields if name in form}
     values.update({name: name in form for name in flags})
     kind = values.get("taxonomy_type")
     if kind and not values.get("taxonomy_class"):
@@ -347,7 +337,7 @@ def _done(case_id: int, what: str, anchor: str = "") -> Response:
 
 
 def _version(form: FormData) -> int | None:
-    text = _text(form, "version")
+    text = text_field(form, "version")
     return int(text) if text.isdigit() else None
 
 
@@ -370,7 +360,7 @@ def transition_submit(request: Request, case_id: int, session: DbSession,
                       actor: CurrentActor, form: Form) -> Response:
     """Move the case in its lifecycle, close it or reopen it."""
     get_case(session, actor, case_id, P.CASE_MANAGE)
-    values = {k: _text(form, k) for k in ("to", "reason", "comment", "duplicate_of")}
+    values = {k: text_field(form, k) for k in ("to", "reason", "comment", "duplicate_of")}
     try:
         data = CaseTransition(**values, version=_version(form))
         service.transition(session=session, actor=actor, case_id=case_id, data=data)
@@ -384,7 +374,7 @@ def assign_submit(request: Request, case_id: int, session: DbSession, actor: Cur
                   form: Form) -> Response:
     """Assign the case (``me`` assigns it to oneself)."""
     get_case(session, actor, case_id, P.CASE_MANAGE)
-    chosen = _text(form, "assignee_id")
+    chosen = text_field(form, "assignee_id")
     if chosen == "me":
         chosen = str(actor.user_id or "")
     try:
@@ -400,7 +390,7 @@ def task_submit(request: Request, case_id: int, session: DbSession, actor: Curre
                 form: Form) -> Response:
     """Add a task."""
     get_case(session, actor, case_id, P.CASE_MANAGE)
-    values = {k: _text(form, k) for k in ("title", "description", "owner_id", "due_date")}
+    values = {k: text_field(form, k) for k in ("title", "description", "owner_id", "due_date")}
     try:
         tasks_service.create_task(session=session, actor=actor, case_id=case_id,
                                   data=TaskCreate(**values))
@@ -415,7 +405,7 @@ def task_update(request: Request, task_id: int, session: DbSession, actor: Curre
     """Change a task's status (analysts, or the task's owner)."""
     task, case = tasks_service.get_task(session=session, actor=actor, task_id=task_id)
     try:
-        data = TaskUpdate(status=_text(form, "status") or None, version=_version(form))
+        data = TaskUpdate(status=text_field(form, "status") or None, version=_version(form))
         tasks_service.update_task(session=session, actor=actor, task_id=task_id, data=data)
     except (ValidationError, Invalid, Conflict) as exc:
         return _refused(request, session, actor, case.id, exc, "task")
@@ -427,7 +417,7 @@ def note_submit(request: Request, case_id: int, session: DbSession, actor: Curre
                 form: Form) -> Response:
     """Add a note with its TLP."""
     get_case(session, actor, case_id, P.CASE_CONTRIBUTE)
-    values = {k: _text(form, k) for k in ("body", "tlp")}
+    values = {k: text_field(form, k) for k in ("body", "tlp")}
     try:
         tasks_service.add_note(session=session, actor=actor, case_id=case_id,
                                data=NoteCreate(body=values["body"], tlp=values["tlp"] or None))
@@ -451,7 +441,7 @@ def note_save(request: Request, note_id: int, session: DbSession, actor: Current
               form: Form) -> Response:
     """Save one's own note (409 when it changed meanwhile)."""
     note, case = tasks_service.get_note(session=session, actor=actor, note_id=note_id)
-    values = {k: _text(form, k) for k in ("body", "tlp")}
+    values = {k: text_field(form, k) for k in ("body", "tlp")}
     try:
         data = NoteUpdate(body=values["body"] or None, tlp=values["tlp"] or None,
                           version=_version(form))
@@ -511,7 +501,7 @@ def event_submit(request: Request, case_id: int, session: DbSession, actor: Curr
                  form: Form) -> Response:
     """Add what happened in the incident, at the time it happened."""
     get_case(session, actor, case_id, P.CASE_CONTRIBUTE)
-    values = {k: _text(form, k) for k in ("at", "message", "tlp")}
+    values = {k: text_field(form, k) for k in ("at", "message", "tlp")}
     try:
         data = EventCreate(at=values["at"] or None,
                            message=values["message"], tlp=values["tlp"] or None)

@@ -11,9 +11,7 @@ the reporter of a public case (the message shows on the status page).
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData, UploadFile
@@ -23,6 +21,7 @@ from lakana.core.errors import LakanaError, TooManyRequests
 from lakana.core.i18n import gettext as _
 from lakana.core.i18n import translate
 from lakana.core.web.errors import error_headers, redirect, validation_message
+from lakana.core.web.forms import Form
 from lakana.core.web.templating import render
 from lakana.csirt import public_service as service
 
@@ -32,13 +31,6 @@ analyst_router = APIRouter(prefix="/csirt")
 FIELDS = ("category", "title", "description", "reporter_name", "reporter_email",
           "reporter_phone")
 
-
-async def form_data(request: Request) -> FormData:
-    """The submitted form (already parsed, and cached, by the CSRF check)."""
-    return await request.form()
-
-
-Form = Annotated[FormData, Depends(form_data)]
 
 
 def _values(form: FormData) -> dict[str, str]:

@@ -7,9 +7,9 @@ TLP:RED case) shows the case's sharing page again with the reason (422).
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
@@ -17,6 +17,7 @@ from lakana.core.auth.deps import CurrentActor, DbSession
 from lakana.core.errors import Invalid
 from lakana.core.i18n import N_
 from lakana.core.i18n import gettext as _
+from lakana.core.web.forms import Form
 from lakana.core.web.templating import render
 from lakana.csirt import sharing_feed, sharing_service
 from lakana.csirt import tlp as tlp_labels
@@ -31,13 +32,6 @@ NOTICES: dict[str, str] = {
     "unshared": N_("The case is no longer shared with this group."),
 }
 
-
-async def form_data(request: Request) -> FormData:
-    """The submitted form (already parsed, and cached, by the CSRF check)."""
-    return await request.form()
-
-
-Form = Annotated[FormData, Depends(form_data)]
 
 
 def _int(form: FormData, name: str) -> int:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
@@ -21,6 +21,7 @@ from lakana.core.auth.rbac import Actor
 from lakana.core.errors import Conflict, Forbidden, Invalid, LakanaError
 from lakana.core.i18n import gettext as _
 from lakana.core.i18n import translate
+from lakana.core.web.forms import Form
 from lakana.core.web.templating import render
 from lakana.registry import csv_io, service
 from lakana.registry.models import InformationSystem, Institution
@@ -57,13 +58,6 @@ CHOICES: dict[str, Any] = {
     "classifications": list(DataClassification), "hostings": list(Hosting),
 }
 
-
-async def form_data(request: Request) -> FormData:
-    """The submitted form (already parsed, and cached, by the CSRF check)."""
-    return await request.form()
-
-
-Form = Annotated[FormData, Depends(form_data)]
 
 
 def _query_string(params: dict[str, Any]) -> Callable[..., str]:

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import datetime as dt
 from itertools import groupby
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
-from starlette.datastructures import FormData, UploadFile
+from starlette.datastructures import UploadFile
 
 from lakana.compliance import service as catalog_service
 from lakana.compliance.campaigns import answers as answer_service
@@ -35,19 +35,13 @@ from lakana.core.auth.rbac import Actor
 from lakana.core.errors import Conflict, Forbidden, Invalid, LakanaError, NotFound
 from lakana.core.files import service as files
 from lakana.core.i18n import gettext as _
+from lakana.core.web.forms import Form
 from lakana.core.web.templating import is_htmx, render
 from lakana.registry import service as registry_service
 
 router = APIRouter(prefix="/compliance")
 STATUSES = [s.value for s in AnswerStatus]
 
-
-async def form_data(request: Request) -> FormData:
-    """The submitted form (already parsed, and cached, by the CSRF check)."""
-    return await request.form()
-
-
-Form = Annotated[FormData, Depends(form_data)]
 
 
 def _int(value: Any) -> int | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
@@ -41,6 +41,7 @@ from lakana.core.errors import Conflict, Invalid, LakanaError
 from lakana.core.i18n import gettext as _
 from lakana.core.i18n import translate
 from lakana.core.web.errors import validation_message
+from lakana.core.web.forms import Form
 from lakana.core.web.templating import render
 
 router = APIRouter(prefix="/compliance")
@@ -54,13 +55,6 @@ HELPERS: dict[str, Any] = {
     "treatments": list(Treatment), "statuses": list(RiskStatus), "levels": list(RiskLevel),
 }
 
-
-async def form_data(request: Request) -> FormData:
-    """The submitted form (already parsed, and cached, by the CSRF check)."""
-    return await request.form()
-
-
-Form = Annotated[FormData, Depends(form_data)]
 
 
 def _values(form: FormData) -> dict[str, Any]:

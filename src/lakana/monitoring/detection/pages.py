@@ -17,18 +17,17 @@ import json
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
-from starlette.datastructures import FormData
 
 from lakana.core.auth.deps import CurrentActor, DbSession
 from lakana.core.auth.rbac import Actor
-from lakana.core.errors import Conflict, Invalid, LakanaError
+from lakana.core.errors import Conflict, Invalid
 from lakana.core.i18n import N_
-from lakana.core.i18n import gettext as _
-from lakana.core.web.errors import redirect, validation_message
+from lakana.core.web.errors import redirect
+from lakana.core.web.forms import Form, problem_of, text_field
 from lakana.core.web.templating import render
 from lakana.monitoring.detection import flows, rules, service
 from lakana.monitoring.detection.models import DetectionAlert, DetectionEvent
@@ -61,23 +60,7 @@ ALERT_EVENTS = 50
 UNSUPPORTED_SHOWN = 200
 
 
-async def form_data(request: Request) -> FormData:
-    """The submitted form (already parsed, and cached, by the CSRF check)."""
-    return await request.form()
 
-
-Form = Annotated[FormData, Depends(form_data)]
-
-
-def _text(form: FormData, name: str) -> str:
-    value = form.get(name, "")
-    return value.strip() if isinstance(value, str) else ""
-
-
-def _problem(exc: LakanaError | ValidationError) -> tuple[str, int]:
-    if isinstance(exc, ValidationError):
-        return "; ".join(validation_message(dict(e)) for e in exc.errors()), 422
-    return _(exc.message, **exc.params), exc.status
 
 
 def institution_names(session: Session, actor: Actor) -> dict[int, str]:
@@ -161,15 +144,16 @@ def triage(alert_id: int, request: Request, session: DbSession, actor: CurrentAc
     """Save a triage decision; a refused one comes back with the reason."""
     alert = service.get_alert(session=session, actor=actor, alert_id=alert_id)
     actor.require(P.TRIAGE)
-    values = {"status": _text(form, "status"), "reason": _text(form, "reason"), "days": "30"}
+    values = {"status": text_field(form, "status"), "reason": text_field(form, "reason"),
+              "days": "30"}
     try:
         data = AlertTriage.model_validate({"status": values["status"],
                                            "reason": values["reason"],
-                                           "version": _text(form, "version")})
+                                           "version": text_field(form, "version")})
         service.triage_alert(session=session, actor=actor, alert_id=alert_id, data=data)
     except (ValidationError, Invalid, Conflict) as exc:
         session.rollback()
-        problem, status = _problem(exc)
+        problem, status = problem_of(exc)
         alert = service.get_alert(session=session, actor=actor, alert_id=alert_id)
         return _alert_page(request, session, alert, actor, problem=problem, values=values,
                            status_code=status)
@@ -186,7 +170,7 @@ def open_case(alert_id: int, request: Request, session: DbSession, actor: Curren
         flows.open_case(session=session, actor=actor, alert_id=alert.id)
     except (Invalid, Conflict) as exc:
         session.rollback()
-        problem, status = _problem(exc)
+        problem, status = problem_of(exc)
         alert = service.get_alert(session=session, actor=actor, alert_id=alert_id)
         return _alert_page(request, session, alert, actor, problem=problem,
                            status_code=status)
@@ -200,10 +184,11 @@ def suppress(alert_id: int, request: Request, session: DbSession, actor: Current
     for the centre, everywhere) for some days."""
     alert = service.get_alert(session=session, actor=actor, alert_id=alert_id)
     actor.require(P.TRIAGE)
-    everywhere = actor.is_national and _text(form, "everywhere") == "1"
-    every_subject = _text(form, "every_subject") == "1"
+    everywhere = actor.is_national and text_field(form, "everywhere") == "1"
+    every_subject = text_field(form, "every_subject") == "1"
     values = {"status": alert.status, "reason": alert.status_reason,
-              "suppress_reason": _text(form, "suppress_reason"), "days": _text(form, "days")}
+              "suppress_reason": text_field(form, "suppress_reason"),
+              "days": text_field(form, "days")}
     try:
         data = SuppressionIn.model_validate({
             "rule_id": alert.rule_id, "subject": "" if every_subject else alert.subject,
@@ -212,7 +197,7 @@ def suppress(alert_id: int, request: Request, session: DbSession, actor: Current
         service.suppress(session=session, actor=actor, data=data)
     except (ValidationError, Invalid, Conflict) as exc:
         session.rollback()
-        problem, status = _problem(exc)
+        problem, status = problem_of(exc)
         alert = service.get_alert(session=session, actor=actor, alert_id=alert_id)
         return _alert_page(request, session, alert, actor, problem=problem, values=values,
                            status_code=status)

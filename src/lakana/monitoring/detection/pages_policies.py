@@ -10,18 +10,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
-from starlette.datastructures import FormData
 
 from lakana.core.auth.deps import CurrentActor, DbSession
 from lakana.core.auth.rbac import Actor
-from lakana.core.errors import Conflict, Invalid, LakanaError
+from lakana.core.errors import Conflict, Invalid
 from lakana.core.i18n import N_
-from lakana.core.i18n import gettext as _
-from lakana.core.web.errors import redirect, validation_message
+from lakana.core.web.errors import redirect
+from lakana.core.web.forms import Form, problem_of, text_field
 from lakana.core.web.templating import render
 from lakana.monitoring.detection import policies
 from lakana.monitoring.detection.permissions import DetectionPermission as P
@@ -36,23 +35,7 @@ NOTICES = {"retention": N_("The retention was saved; the next daily purge applie
            "disabled": N_("The escalation rule was disabled.")}
 
 
-async def form_data(request: Request) -> FormData:
-    """The submitted form (already parsed, and cached, by the CSRF check)."""
-    return await request.form()
 
-
-Form = Annotated[FormData, Depends(form_data)]
-
-
-def _text(form: FormData, name: str) -> str:
-    value = form.get(name, "")
-    return value.strip() if isinstance(value, str) else ""
-
-
-def _problem(exc: LakanaError | ValidationError) -> tuple[str, int]:
-    if isinstance(exc, ValidationError):
-        return "; ".join(validation_message(dict(e)) for e in exc.errors()), 422
-    return _(exc.message, **exc.params), exc.status
 
 
 def _default_days(request: Request) -> int:
@@ -89,8 +72,8 @@ def set_retention(request: Request, session: DbSession, actor: CurrentActor,
                   form: Form) -> Response:
     """Set an institution's retention."""
     actor.require(P.POLICY_MANAGE)
-    values = {"retention_institution": _text(form, "institution_id"),
-              "days": _text(form, "days"), "min_level": "critical"}
+    values = {"retention_institution": text_field(form, "institution_id"),
+              "days": text_field(form, "days"), "min_level": "critical"}
     try:
         data = RetentionIn.model_validate({"days": values["days"] or None})
         if not values["retention_institution"].isdigit():
@@ -100,7 +83,7 @@ def set_retention(request: Request, session: DbSession, actor: CurrentActor,
                                default_days=_default_days(request))
     except (ValidationError, Invalid, Conflict) as exc:
         session.rollback()
-        problem, status = _problem(exc)
+        problem, status = problem_of(exc)
         return _page(request, session, actor, problem=problem, values=values,
                      status_code=status)
     return redirect(request, f"{PAGE}?done=retention")
@@ -111,9 +94,9 @@ def add_escalation_rule(request: Request, session: DbSession, actor: CurrentActo
                         form: Form) -> Response:
     """Add an escalation rule."""
     actor.require(P.POLICY_MANAGE)
-    values = {"rule_id": _text(form, "rule_id"), "min_level": _text(form, "min_level"),
-              "institution_id": _text(form, "institution_id"),
-              "reason": _text(form, "reason")}
+    values = {"rule_id": text_field(form, "rule_id"), "min_level": text_field(form, "min_level"),
+              "institution_id": text_field(form, "institution_id"),
+              "reason": text_field(form, "reason")}
     try:
         data = EscalationRuleIn.model_validate({
             "rule_id": values["rule_id"], "min_level": values["min_level"] or "critical",
@@ -121,7 +104,7 @@ def add_escalation_rule(request: Request, session: DbSession, actor: CurrentActo
         policies.create_escalation_rule(session=session, actor=actor, data=data)
     except (ValidationError, Invalid, Conflict) as exc:
         session.rollback()
-        problem, status = _problem(exc)
+        problem, status = problem_of(exc)
         return _page(request, session, actor, problem=problem, values=values,
                      status_code=status)
     return redirect(request, f"{PAGE}?done=escalation")

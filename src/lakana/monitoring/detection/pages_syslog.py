@@ -10,18 +10,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
-from starlette.datastructures import FormData
 
 from lakana.core.auth.deps import CurrentActor, DbSession
 from lakana.core.auth.rbac import Actor, system_actor
-from lakana.core.errors import Conflict, Invalid, LakanaError
+from lakana.core.errors import Conflict, Invalid
 from lakana.core.i18n import N_
-from lakana.core.i18n import gettext as _
-from lakana.core.web.errors import redirect, validation_message
+from lakana.core.web.errors import redirect
+from lakana.core.web.forms import Form, problem_of, text_field
 from lakana.core.web.templating import render
 from lakana.monitoring.detection.permissions import DetectionPermission as P
 from lakana.monitoring.detection.syslog import sources
@@ -33,23 +32,7 @@ NOTICES = {"added": N_("The sender is registered."),
            "removed": N_("The sender was removed.")}
 
 
-async def form_data(request: Request) -> FormData:
-    """The submitted form (already parsed, and cached, by the CSRF check)."""
-    return await request.form()
 
-
-Form = Annotated[FormData, Depends(form_data)]
-
-
-def _text(form: FormData, name: str) -> str:
-    value = form.get(name, "")
-    return value.strip() if isinstance(value, str) else ""
-
-
-def _problem(exc: LakanaError | ValidationError) -> tuple[str, int]:
-    if isinstance(exc, ValidationError):
-        return "; ".join(validation_message(dict(e)) for e in exc.errors()), 422
-    return _(exc.message, **exc.params), exc.status
 
 
 def _page(request: Request, session: Session, actor: Actor, *, notice: str | None = None,
@@ -83,7 +66,7 @@ def add_source(request: Request, session: DbSession, actor: CurrentActor,
                form: Form) -> Response:
     """Register a sender; a refused one comes back with the reason."""
     actor.require(P.SOURCES_MANAGE)
-    values = {name: _text(form, name) for name in
+    values = {name: text_field(form, name) for name in
               ("institution_id", "system_id", "name", "network", "cert_sha256")}
     try:
         data = sources.SyslogSourceIn.model_validate(
@@ -91,7 +74,7 @@ def add_source(request: Request, session: DbSession, actor: CurrentActor,
         sources.add_source(session=session, actor=actor, data=data)
     except (ValidationError, Invalid, Conflict) as exc:
         session.rollback()
-        problem, status = _problem(exc)
+        problem, status = problem_of(exc)
         return _page(request, session, actor, problem=problem, values=values,
                      status_code=status)
     return redirect(request, "/detection/syslog-sources?done=added")

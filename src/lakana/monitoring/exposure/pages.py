@@ -18,17 +18,18 @@ from collections.abc import Sequence
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
-from starlette.datastructures import FormData, UploadFile
+from starlette.datastructures import UploadFile
 
 from lakana.core.auth.deps import CurrentActor, DbSession, get_settings
 from lakana.core.auth.rbac import Actor
 from lakana.core.errors import Conflict, Forbidden, Invalid, LakanaError, TooLarge
 from lakana.core.i18n import N_
 from lakana.core.i18n import gettext as _
-from lakana.core.web.errors import redirect, validation_message
+from lakana.core.web.errors import redirect
+from lakana.core.web.forms import Form, problem_of, text_field
 from lakana.core.web.templating import render
 from lakana.monitoring.exposure import exports, feeds, flows, service
 from lakana.monitoring.exposure.api import (
@@ -63,23 +64,7 @@ HELPERS: dict[str, Any] = {"labels": LABELS, "issue_text": exports.issue_text,
 RUNNING = ("queued", "running")
 
 
-async def form_data(request: Request) -> FormData:
-    """The submitted form (already parsed, and cached, by the CSRF check)."""
-    return await request.form()
 
-
-Form = Annotated[FormData, Depends(form_data)]
-
-
-def _text(form: FormData, name: str) -> str:
-    value = form.get(name, "")
-    return value.strip() if isinstance(value, str) else ""
-
-
-def _problem(exc: LakanaError | ValidationError) -> tuple[str, int]:
-    if isinstance(exc, ValidationError):
-        return "; ".join(validation_message(dict(e)) for e in exc.errors()), 422
-    return _(exc.message, **exc.params), exc.status
 
 
 #: Trend chart geometry (SVG user units); colours are attributes, the CSP forbids styles.
@@ -194,13 +179,13 @@ def triage(finding_id: int, request: Request, session: DbSession, actor: Current
     """Save a triage decision; a refused one comes back with the reason."""
     finding = service.get_finding(session=session, actor=actor, finding_id=finding_id)
     actor.require(P.TRIAGE)
-    values = {"status": _text(form, "status"), "reason": _text(form, "reason")}
+    values = {"status": text_field(form, "status"), "reason": text_field(form, "reason")}
     try:
-        data = FindingTriage.model_validate(values | {"version": _text(form, "version")})
+        data = FindingTriage.model_validate(values | {"version": text_field(form, "version")})
         service.triage_finding(session=session, actor=actor, finding_id=finding_id, data=data)
     except (ValidationError, Invalid, Conflict) as exc:
         session.rollback()
-        problem, status = _problem(exc)
+        problem, status = problem_of(exc)
         finding = service.get_finding(session=session, actor=actor, finding_id=finding_id)
         return _finding_page(request, finding, actor, problem=problem, values=values,
                              status_code=status)
@@ -253,14 +238,14 @@ def scan_now(request: Request, session: DbSession, actor: CurrentActor,
              form: Form) -> Response:
     """Queue the scan and show its progress page."""
     actor.require(P.SCAN)
-    values = {"institution_id": _text(form, "institution_id"),
-              "system_id": _text(form, "system_id")}
+    values = {"institution_id": text_field(form, "institution_id"),
+              "system_id": text_field(form, "system_id")}
     try:
         data = ScanRequest.model_validate(values)
         scan = service.request_scan(session=session, actor=actor, data=data, trigger="ui")
     except (ValidationError, Invalid) as exc:
         session.rollback()
-        problem, status = _problem(exc)
+        problem, status = problem_of(exc)
         return _scan_form(request, session, actor, values=values, problem=problem,
                           status_code=status)
     return redirect(request, f"/exposure/scans/{scan.id}")
@@ -306,7 +291,7 @@ def import_feed(request: Request, session: DbSession, actor: CurrentActor,
     limit = get_settings(request).max_upload_bytes
     upload = form.get("file")
     try:
-        source = check_source(_text(form, "source"))
+        source = check_source(text_field(form, "source"))
         if not isinstance(upload, UploadFile):
             raise Invalid("Choose a file to import.")
         data = upload.file.read(limit + 1)
