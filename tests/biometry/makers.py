@@ -108,3 +108,19 @@ def make_relying_service(factory: Any, institution_id: int) -> int:
             session=session, actor=system_actor("tests"),
             data=relying.ServiceIn(code=f"svc-{institution_id}", name="Service B",
                                    legal_basis="Loi", purposes=["voter_verification"])).id
+
+
+def make_abis_request(factory: Any, institution_id: int) -> str:
+    """A done ABIS Ping request (``abis_request_id``: MOSIP's requestId)."""
+    import json
+
+    from lakana.biometry.abis import messages
+    from lakana.biometry.models import AbisRequest
+
+    request_id = f"route-walk-{next(_numbers):06d}"
+    with factory.session_factory.begin() as session:
+        session.add(AbisRequest(
+            request_id=request_id, operation=messages.PING, digest="0" * 64,
+            request_json="{}", state="done",
+            response_json=json.dumps(messages.success(messages.PING, request_id))))
+    return request_id

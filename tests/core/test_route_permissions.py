@@ -483,7 +483,7 @@ def _make_syslog_source(world_factory: Factory, institution_id: int) -> int:
 
 #: Objects of the biometric registry (national, and readable by registry roles only).
 REGISTRY_PARAMS = {"person_id", "adjudication_id", "capture_id", "complaint_id", "service_id",
-                   "enrollment_id", "position"}
+                   "enrollment_id", "position", "abis_request_id"}
 NATIONAL_PARAMS = {"catalog_version_id", "requirement_id", "profile_id", "priority_id",
                    "source"}
 
@@ -537,6 +537,7 @@ OBJECT_MAKERS: dict[str, Callable[[Factory, int], Any]] = {
     "service_id": biometry_makers.make_relying_service,
     "enrollment_id": biometry_makers.make_enrollment,
     "position": lambda f, b: 2,
+    "abis_request_id": biometry_makers.make_abis_request,  # MOSIP ABIS (biometry/abis/)
 }
 
 

@@ -265,3 +265,64 @@ class Complaint(Base):
     response: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     closed_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+
+
+class AbisReference(Base):
+    """One registration record that a MOSIP deployment inserted into Lakana as its ABIS
+    (``mosip.abis.insert``). MOSIP's ``referenceId`` maps it; the samples hold the data."""
+
+    __tablename__ = "biometry_abis_reference"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: MOSIP's referenceId (a UUID in practice); one active record per id.
+    reference_id: Mapped[str] = mapped_column(String(80), unique=True)
+    #: The requestId of the Insert that created it.
+    request_id: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class AbisSample(Base):
+    """One biometric sample of an ABIS reference: a finger (ISO/IEC 19794-2 template) or a
+    face template, sealed (``template_object_id``); never stored in clear."""
+
+    __tablename__ = "biometry_abis_sample"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference_pk: Mapped[int] = mapped_column(
+        ForeignKey("biometry_abis_reference.id", ondelete="CASCADE"), index=True)
+    #: finger or face.
+    modality: Mapped[str] = mapped_column(String(8))
+    #: ISO/IEC 19794-2 finger position code (1 right thumb … 10 left little); 0 for a face.
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    template_object_id: Mapped[int | None] = mapped_column(
+        ForeignKey("biometry_sealed_object.id", ondelete="SET NULL"), default=None)
+    #: The quality the CBEFF declared, or the engine measured (0-100).
+    quality: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class AbisRequest(Base):
+    """One ABIS request message received (unique ``requestId``) and, once done, the
+    response message. A replayed requestId gets the same answer and is not re-queued."""
+
+    __tablename__ = "biometry_abis_request"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[str] = mapped_column(String(80), unique=True)
+    #: The message's ``id``: mosip.abis.insert, mosip.abis.identify, mosip.abis.delete…
+    operation: Mapped[str] = mapped_column(String(40), index=True)
+    #: SHA-256 of the request's canonical JSON: the same requestId with another digest is
+    #: refused (409).
+    digest: Mapped[str] = mapped_column(String(64))
+    reference_id: Mapped[str] = mapped_column(String(80), default="")
+    #: The request message without biometric data (an inline CBEFF is sealed apart).
+    request_json: Mapped[str] = mapped_column(Text)
+    #: An inline CBEFF (Lakana extension), sealed until the job has used it.
+    cbeff_object_id: Mapped[int | None] = mapped_column(
+        ForeignKey("biometry_sealed_object.id", ondelete="SET NULL"), default=None)
+    #: queued or done.
+    state: Mapped[str] = mapped_column(String(8), default="queued", index=True)
+    #: The response message (JSON), once done; it holds ids and scores, never samples.
+    response_json: Mapped[str | None] = mapped_column(Text, default=None)
+    job_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    done_at: Mapped[dt.datetime | None] = mapped_column(default=None)

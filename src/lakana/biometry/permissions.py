@@ -26,6 +26,9 @@ class BiometryPermission(StrEnum):
     OVERSIGHT_READ = "biometry:oversight:read"
     #: Handle citizens' complaints (the data protection authority).
     COMPLAINT_HANDLE = "biometry:complaint:handle"
+    #: Operate the ABIS API (MOSIP): insert, identify, delete references. Give a machine
+    #: an API token of a registry administrator scoped to this permission alone.
+    ABIS = "biometry:abis:operate"
 
 
 def register() -> None:
@@ -36,7 +39,7 @@ def register() -> None:
     grant([BiometryPermission.IMAGE_READ, BiometryPermission.ADJUDICATE], Role.ADJUDICATOR,
           Role.REGISTRY_ADMIN)
     grant([BiometryPermission.LIFECYCLE, BiometryPermission.SERVICE_MANAGE,
-           BiometryPermission.KEYS_MANAGE, BiometryPermission.OVERSIGHT_READ],
-          Role.REGISTRY_ADMIN)
+           BiometryPermission.KEYS_MANAGE, BiometryPermission.OVERSIGHT_READ,
+           BiometryPermission.ABIS], Role.REGISTRY_ADMIN)
     grant([BiometryPermission.OVERSIGHT_READ, BiometryPermission.COMPLAINT_HANDLE,
            BiometryPermission.PERSON_READ], Role.PROTECTION_AUDITOR)

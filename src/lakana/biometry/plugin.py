@@ -22,6 +22,8 @@ from lakana.biometry import (
 )
 from lakana.biometry import tasks as _tasks  # noqa: F401  (daily retention job)
 from lakana.biometry import tasks_keys as _tasks_keys  # noqa: F401  (re-wrap job)
+from lakana.biometry.abis import api as api_abis
+from lakana.biometry.abis import tasks as _tasks_abis  # noqa: F401  (ABIS request jobs)
 from lakana.biometry.permissions import BiometryPermission as P
 from lakana.core.plugins import DemoStep, DomainPlugin, MenuEntry
 
@@ -31,7 +33,7 @@ PLUGIN = DomainPlugin(
     name="biometry",
     register_permissions=permissions.register,
     api_routers=(api_enrollment.router, api_lifecycle.router, api_services.router,
-                 api_oversight.router, api_keys.router),
+                 api_oversight.router, api_keys.router, api_abis.router),
     pages_routers=(pages_enrollment.router, pages_lifecycle.router, pages_services.router,
                    pages_citizen.router, pages_oversight.router, pages_keys.router),
     templates_dir=_HERE / "templates",

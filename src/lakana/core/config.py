@@ -81,6 +81,21 @@ class Settings(BaseSettings):
     biometry_rejected_retention_days: int = Field(
         default=90, ge=0, le=3650, description="Days the captures of an enrollment rejected as "
         "a duplicate are kept (for appeal) before deletion.")
+    biometry_abis_url_prefixes: list[str] = Field(
+        default_factory=list, description="URL prefixes (for example MOSIP's data share "
+        "'https://mosip.example/v1/datashare/get/') from which the ABIS API may fetch a "
+        "request's referenceURL; end each with '/'. Empty: no URL is fetched.")
+    biometry_abis_fetch_timeout: float = Field(
+        default=10.0, gt=0, le=300, description="Seconds allowed to fetch one referenceURL.")
+    biometry_abis_fetch_max_bytes: int = Field(
+        default=16 * 1024 * 1024, ge=1024, le=256 * 1024 * 1024,
+        description="Largest referenceURL body (CBEFF) fetched.")
+    biometry_abis_datashare_token: str | None = Field(
+        default=None, description="JWT sent as the 'Authorization' cookie when fetching "
+        "MOSIP's data share (from MOSIP's authmanager).")
+    biometry_abis_partner_key: Path | None = Field(
+        default=None, description="PEM RSA private key of the ABIS partner, to decrypt "
+        "MOSIP's encrypted data share.")
     syslog_host: str = Field(default="127.0.0.1", description="Address the syslog receiver "
                              "listens on.")
     syslog_port: int = Field(default=6514, ge=0, le=65535, description="Syslog TCP port.")
