@@ -8,6 +8,7 @@ import pytest
 
 from lakana.biometry.matching import encoders
 from lakana.biometry.matching.faces import DlibFaceEncoder
+from lakana.core.config import Settings
 
 
 def test_the_builtin_encoder_is_declared_as_an_entry_point() -> None:
@@ -26,3 +27,12 @@ def test_an_entry_point_that_is_not_a_face_encoder_is_refused(
     monkeypatch.setattr(encoders, "available_encoders", lambda: {"bogus": fake})
     with pytest.raises(TypeError, match="not a FaceEncoder"):
         encoders.load_face_encoder("bogus")
+
+
+def test_the_settings_choose_the_running_engines_face_encoder(settings: Settings) -> None:
+    from lakana.biometry import runtime
+
+    assert runtime.engine(settings).face_encoder is None
+    with_faces = runtime.engine(settings.model_copy(update={"biometry_face_encoder": "dlib"}))
+    assert isinstance(with_faces.face_encoder, DlibFaceEncoder)
+    assert runtime.engine(settings) is not with_faces

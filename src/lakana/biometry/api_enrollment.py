@@ -119,8 +119,8 @@ async def submit_enrollment(request: Request, response: Response, session: DbSes
 
     def submit() -> intake.IntakeResult:
         return intake.submit_packet(session=session, actor=actor,
-                                    store=runtime.keystore(settings), engine=runtime.engine(),
-                                    packet=packet)
+                                    store=runtime.keystore(settings),
+                                    engine=runtime.engine(settings), packet=packet)
 
     try:
         result = await run_in_threadpool(submit)

@@ -64,7 +64,7 @@ def verify(request: Request, client: CurrentService, session: DbSession,
     """1:1 verification of a person by number and finger (or face)."""
     return relying.verify(session=session, session_factory=_factory(request),
                           store=runtime.keystore(get_settings(request)),
-                          engine=runtime.engine(), client=client, data=body)
+                          engine=runtime.engine(get_settings(request)), client=client, data=body)
 
 
 @router.post("/relying/identify")
@@ -73,7 +73,7 @@ def identify(request: Request, client: CurrentService, session: DbSession,
     """1:N search of fingers among active persons (pseudonyms for this service)."""
     return relying.identify(session=session, session_factory=_factory(request),
                             store=runtime.keystore(get_settings(request)),
-                            engine=runtime.engine(), client=client, data=body)
+                            engine=runtime.engine(get_settings(request)), client=client, data=body)
 
 
 @router.post("/relying/attributes")

@@ -48,7 +48,7 @@ def submit(
         with cli_transaction(settings) as session:
             result = intake.submit_packet(session=session, actor=_actor(),
                                           store=runtime.keystore(settings),
-                                          engine=runtime.engine(), packet=packet,
+                                          engine=runtime.engine(settings), packet=packet,
                                           deduplicate=not no_dedup)
     except LakanaError as exc:
         # The refused transaction was rolled back; the refusal is ledgered in its own.

@@ -28,7 +28,7 @@ def load_demo(*, session: Session, actor: Actor) -> dict[str, int]:
     settings = cli_settings()
     store = runtime.keystore(settings)
     enrollments = synthetic.demo_people(session=session, actor=actor, store=store,
-                                        engine=runtime.engine(), count=DEMO_PERSONS,
+                                        engine=runtime.engine(settings), count=DEMO_PERSONS,
                                         duplicates=1)
     first = session.scalars(select(Person).where(Person.status == "active")
                             .order_by(Person.id)).first()

@@ -129,7 +129,7 @@ def enroll(request: Request, session: DbSession, actor: CurrentActor, form: Form
         packet = packet_from_form(form, values)
         result = intake.submit_packet(session=session, actor=actor,
                                       store=runtime.keystore(get_settings(request)),
-                                      engine=runtime.engine(), packet=packet)
+                                      engine=runtime.engine(get_settings(request)), packet=packet)
     except ValidationError as exc:
         session.rollback()
         problem = "; ".join(validation_message(dict(e)) for e in exc.errors())

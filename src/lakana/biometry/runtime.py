@@ -13,7 +13,7 @@ from lakana.core.config import Settings
 
 _lock = threading.Lock()
 _stores: dict[tuple[object, ...], MasterKeyStore] = {}
-_engine: MatchingEngine | None = None
+_engines: dict[str, MatchingEngine] = {}
 
 
 def _store_key(settings: Settings) -> tuple[object, ...]:
@@ -41,15 +41,23 @@ def keystore(settings: Settings) -> MasterKeyStore:
         return store
 
 
-def engine() -> MatchingEngine:
-    """The matching engine of this process (the built-in NBIS engine)."""
-    global _engine
+def engine(settings: Settings | None = None) -> MatchingEngine:
+    """The matching engine of this process: the built-in NBIS engine, with the face encoder
+    the settings name (``biometry_face_encoder``, an entry point of the
+    ``lakana.face_encoders`` group) or none (faces checked and stored, not compared)."""
+    name = settings.biometry_face_encoder if settings is not None else ""
     with _lock:
-        if _engine is None:
+        built = _engines.get(name)
+        if built is None:
             from lakana.biometry.nbis_engine import NbisEngine
 
-            _engine = NbisEngine()
-        return _engine
+            encoder = None
+            if name:
+                from lakana.biometry.matching.encoders import load_face_encoder
+
+                encoder = load_face_encoder(name)
+            built = _engines[name] = NbisEngine(face_encoder=encoder)
+        return built
 
 
 def forget_stores() -> None:

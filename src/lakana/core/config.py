@@ -96,6 +96,14 @@ class Settings(BaseSettings):
     biometry_abis_partner_key: Path | None = Field(
         default=None, description="PEM RSA private key of the ABIS partner, to decrypt "
         "MOSIP's encrypted data share.")
+    biometry_face_encoder: str = Field(
+        default="", description="Face encoder of the matching engine, by entry point name "
+        "('dlib' is built in; a licensed model's package adds its own). Empty: faces are "
+        "checked and stored but not compared.")
+    biometry_fpir_calibration: Path | None = Field(
+        default=None, description="Impostor score calibration file (written by 'lakana "
+        "biometry matching calibrate') from which the ABIS API turns a targetFPIR into a "
+        "threshold; unset: the engine's own threshold.")
     syslog_host: str = Field(default="127.0.0.1", description="Address the syslog receiver "
                              "listens on.")
     syslog_port: int = Field(default=6514, ge=0, le=65535, description="Syslog TCP port.")

@@ -20,6 +20,8 @@ import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -30,7 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from lakana.biometry.abis import cbeff, fetch, messages, samples
 from lakana.biometry.abis.messages import AbisFailure, AbisRequestMessage, FailureReason
 from lakana.biometry.engine import MatchingEngine, Probe
-from lakana.biometry.matching.thresholds import threshold_for_fpir
+from lakana.biometry.matching.thresholds import load_calibration, threshold_for_fpir
 from lakana.biometry.models import AbisReference, AbisRequest, AbisSample, SealedObject
 from lakana.biometry.permissions import BiometryPermission as P
 from lakana.biometry.protection.keystore import MasterKeyStore
@@ -213,15 +215,31 @@ def get_response(*, session: Session, actor: Actor, request_id: str) -> Answer:
 
 # --- running a queued request -----------------------------------------------------------
 
-def threshold_for(target_fpir: int | None, gallery_size: int, engine: MatchingEngine) -> float:
+def threshold_for(target_fpir: int | None, gallery_size: int, engine: MatchingEngine,
+                  calibration: Path | None = None) -> float:
     """The score threshold for MOSIP's ``targetFPIR`` (round(-10·log10(FPIR)), so 30 is one
     false positive identification in 1,000 searches); the engine's own threshold when the
-    flag is absent or the gallery empty. Without a calibration of impostor scores,
-    :func:`threshold_for_fpir` answers the engine's threshold too (never lower)."""
+    flag is absent or the gallery empty. The impostor scores come from the calibration file
+    (``biometry_fpir_calibration``); without one, or with an unreadable one (logged),
+    :func:`threshold_for_fpir` answers the engine's threshold: never lower."""
     if target_fpir is None or gallery_size < 1 or target_fpir <= 0:
         return engine.match_threshold
     rate = math.pow(10.0, -target_fpir / 10.0)
-    return threshold_for_fpir(rate, gallery_size, engine_threshold=engine.match_threshold)
+    scores = None
+    if calibration is not None:
+        try:
+            scores = _calibration_scores(calibration, calibration.stat().st_mtime_ns)
+        except (OSError, ValueError) as exc:
+            log.error("ABIS: the FPIR calibration file cannot be used (%s); the engine's "
+                      "threshold applies", exc)
+    return threshold_for_fpir(rate, gallery_size, scores,
+                              engine_threshold=engine.match_threshold)
+
+
+@lru_cache(maxsize=4)
+def _calibration_scores(path: Path, _mtime_ns: int) -> Any:
+    """The impostor scores of a calibration file, read again when the file changes."""
+    return load_calibration(path).scores
 
 
 def process(*, session_factory: sessionmaker[Session], settings: Settings, actor: Actor,
@@ -406,7 +424,8 @@ def _identify(*, session: Session, settings: Settings, store: MasterKeyStore,
     else:
         gallery_pks = [pk for pk in names if pk != probe_pk]
     max_results = min(message.flag_int("maxResults") or DEFAULT_MAX_RESULTS, MAX_RESULTS)
-    threshold = threshold_for(message.flag_int("targetFPIR"), len(gallery_pks), engine)
+    threshold = threshold_for(message.flag_int("targetFPIR"), len(gallery_pks), engine,
+                              settings.biometry_fpir_calibration)
     found = [] if not gallery_pks else engine.identify(
         probe, _reference_probes(session, store, gallery_pks), max_results=max_results)
     candidates = [{"referenceId": names[c.reference_id],

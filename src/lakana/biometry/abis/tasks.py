@@ -25,5 +25,5 @@ def process(ctx: JobContext, payload: Payload) -> None:
         raise NoRetry("an ABIS job needs the request's row id")
     service.process(session_factory=ctx.session_factory, settings=ctx.settings,
                     actor=system_actor("ABIS", "job"), store=runtime.keystore(ctx.settings),
-                    engine=runtime.engine(), request_pk=request_pk,
+                    engine=runtime.engine(ctx.settings), request_pk=request_pk,
                     last_attempt=ctx.attempt >= MAX_ATTEMPTS)
