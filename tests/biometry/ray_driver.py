@@ -1,0 +1,125 @@
+"""Driver of the Ray cluster test: run inside a network namespace with only loopback.
+
+``unshare -n python tests/biometry/ray_driver.py TEMP_DIR`` brings ``lo`` up, starts a
+two-node Ray cluster on 127.0.0.1 (a head and a second node, each with its own raylet),
+spreads a sharded gallery over both nodes as Ray actors, checks that its answers equal one
+in-process shard's, kills one actor to see the error, and stops the cluster (always). The
+last line printed is a JSON report the test asserts on. In its own namespace Ray cannot
+see, advertise or reach any other interface than loopback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))  # the tests' helpers (random MCC templates)
+
+PORT = 6399
+ADDRESS = f"127.0.0.1:{PORT}"
+PERSONS = 2_000
+FINGER_PERSONS = 30
+
+
+def main(temp_dir: str) -> dict[str, Any]:
+    """Start the cluster, run the checks, always stop it; the report."""
+    ray_bin = str(Path(sys.executable).with_name("ray"))
+    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    # A private home: Ray reads ~/.ray (an auth token another local cluster may have left).
+    home = Path(temp_dir) / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ["HOME"] = str(home)
+    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+    common = ["--node-ip-address=127.0.0.1", "--num-cpus=1", "--disable-usage-stats",
+              "--object-store-memory=100000000"]
+    report: dict[str, Any] = {}
+    started = time.monotonic()
+    try:
+        _ray_start(ray_bin, "--head", f"--port={PORT}", "--include-dashboard=false",
+                   f"--temp-dir={temp_dir}", *common)
+        _ray_start(ray_bin, f"--address={ADDRESS}", f"--temp-dir={temp_dir}", *common)
+        report["cluster_started_s"] = round(time.monotonic() - started, 1)
+        report.update(_checks())
+    finally:
+        stopped = subprocess.run([ray_bin, "stop", "--force"], capture_output=True, text=True,
+                                 timeout=120)
+        report["ray_stop_rc"] = stopped.returncode
+        report["total_s"] = round(time.monotonic() - started, 1)
+    return report
+
+
+def _ray_start(ray_bin: str, *args: str) -> None:
+    done = subprocess.run([ray_bin, "start", *args], capture_output=True, text=True,
+                          timeout=120)
+    if done.returncode:
+        raise RuntimeError(f"ray start {' '.join(args)} failed: {done.stdout[-2000:]}"
+                           f"{done.stderr[-2000:]}")
+
+
+def _checks() -> dict[str, Any]:
+    import ray
+
+    from lakana.biometry.matching.ray_shards import RayShardedGallery
+    from lakana.biometry.matching.shards import Shard, ShardError
+    from tests.biometry.test_shards import noisy, random_mcc, unit_vectors
+
+    ray.init(address=ADDRESS, logging_level="ERROR", log_to_driver=False)
+    report: dict[str, Any] = {}
+    try:
+        nodes = [n for n in ray.nodes() if n["Alive"]]
+        report["nodes"] = len(nodes)
+        report["node_addresses"] = sorted({n["NodeManagerAddress"] for n in nodes})
+        faces = unit_vectors(PERSONS, 8)
+        pool = [random_mcc(seed).to_bytes() for seed in range(12)]
+        fingers = [{1: pool[i % 12], 2: pool[(5 * i + 3) % 12]} if i < FINGER_PERSONS else {}
+                   for i in range(PERSONS)]
+        ids = np.arange(PERSONS) + 100
+        single = Shard()
+        single.insert_batch(ids, faces, fingers)
+        gallery = RayShardedGallery(2, timeout=60)
+        try:
+            actors = gallery._actors
+            report["actor_nodes"] = ray.get([a.__ray_call__.remote(
+                lambda _self: ray.get_runtime_context().get_node_id()) for a in actors])
+            report["placement"] = gallery.placement()
+            gallery.insert_batch(ids, faces, fingers)
+            report["counts"] = gallery.counts()
+            probes = [(noisy(faces[i], i), fingers[i]) for i in (0, 7, 29)] + \
+                [(noisy(faces[i], i), None) for i in (500, 1999)] + [(None, fingers[4])]
+            same = 0
+            for face, prints in probes:
+                for k in (1, 10):
+                    expected = single.search(face, prints, k)
+                    found = gallery.search(face, prints, k)
+                    same += [(c.reference_id, round(c.score, 4)) for c in found] == \
+                        [(c.reference_id, round(c.score, 4)) for c in expected]
+            report["searches"], report["same_as_unsharded"] = 2 * len(probes), same
+            report["mate_first"] = gallery.search(probes[1][0], probes[1][1], 1)[0].reference_id
+            report["bytes_per_million"] = gallery.bytes_per_million()
+            # A killed actor is a clear error, then a restart from a snapshot heals it.
+            saved = gallery.snapshot(1)
+            ray.kill(actors[1], no_restart=True)
+            try:
+                gallery.search(faces[0], None, 5)
+                report["killed_error"] = None
+            except ShardError as exc:
+                report["killed_error"] = str(exc)
+            gallery.restart(1, saved)
+            report["counts_after_restart"] = gallery.counts()
+        finally:
+            gallery.close()
+    finally:
+        ray.shutdown()
+    return report
+
+
+if __name__ == "__main__":
+    print(json.dumps(main(sys.argv[1])), flush=True)
