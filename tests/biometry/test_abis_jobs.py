@@ -207,6 +207,11 @@ def test_reference_url_fetch(share: str, settings: Settings, tmp_path: Path,
     assert not fetch.url_allowed("https://mosip.example@evil.example/x",
                                  ["https://mosip.example"])
     assert fetch.url_allowed("https://mosip.example/share/x", ["https://mosip.example/"])
+    # A prefix without a final slash would let a longer host name through: it is ignored
+    assert not fetch.url_allowed("https://mosip.example.evil.test/x", ["https://mosip.example"])
+    assert not fetch.url_allowed("https://mosip.example/x", ["https://mosip.example"])
+    assert not fetch.url_allowed("https://mosip.example:8443/share/x",
+                                 ["https://mosip.example/share/"])
     with pytest.raises(AbisFailure):  # nothing is fetched without configured prefixes
         fetch.fetch_reference(f"{share}/share/plain", settings=settings)
     # Through the API and the job, with the application's settings allowing the share

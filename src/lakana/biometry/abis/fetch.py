@@ -35,15 +35,24 @@ _NONCE_BYTES = 12
 
 
 def url_allowed(url: str, prefixes: list[str]) -> bool:
-    """Whether ``url`` is http(s), has no user part or dot segment, and starts with one of
-    ``prefixes``."""
+    """Whether ``url`` is http(s), has no user part or dot segment, and lies under one of
+    ``prefixes``: same scheme, host and port, and a path under the prefix's path. A prefix
+    whose path does not end with ``/`` is ignored, so ``https://share.example`` can never
+    let ``https://share.example.evil.test/`` through."""
     parts = urlsplit(url)
     if parts.scheme not in ("https", "http") or not parts.hostname or "@" in parts.netloc:
         return False
     segments = parts.path.split("/")
     if ".." in segments or "." in segments or "%2e" in parts.path.lower():
         return False
-    return any(prefix and url.startswith(prefix) for prefix in prefixes)
+    for prefix in prefixes:
+        allowed = urlsplit(prefix)
+        if not allowed.path.endswith("/") or "@" in allowed.netloc:
+            continue
+        if (allowed.scheme, allowed.netloc.lower()) == (parts.scheme, parts.netloc.lower()) \
+                and parts.path.startswith(allowed.path) and url.startswith(prefix):
+            return True
+    return False
 
 
 def fetch_reference(url: str, *, settings: Settings) -> bytes:
