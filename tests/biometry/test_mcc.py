@@ -136,3 +136,41 @@ def test_identify_shortlists_with_mcc_and_finds_the_mate(
     calls.clear()
     assert engine.identify(Probe(fingers={2: mindtct(6, 1)}), gallery[:50])[0].reference_id == 6
     assert len(calls) == 50
+
+
+def reference_lss(a: MccTemplate, b: MccTemplate) -> float:
+    """The LSS score written plainly in NumPy: every pair of cylinders, the π/2 gate on
+    angle differences, the paper's bit similarity, the mean of the n_P best."""
+    from lakana.biometry.matching import mcc
+
+    mw = a.masks.shape[1]
+    both = a.masks[:, None, :] & b.masks[None, :, :]                      # (na, nb, mw)
+    layers = np.tile(both, (1, 1, a.nd))                                    # (na, nb, W)
+    x = a.cylinders[:, None, :] & layers
+    y = b.cylinders[None, :, :] & layers
+    sa, sb = np.bitwise_count(x).sum(-1), np.bitwise_count(y).sum(-1)
+    sx = np.bitwise_count(x ^ y).sum(-1)
+    diff = np.abs((a.angles[:, None].astype(np.float64) - b.angles[None, :] + math.pi)
+                  % (2 * math.pi) - math.pi)
+    ok = (diff <= mcc.DELTA_THETA) & (np.bitwise_count(both).sum(-1) >= mcc._min_me(a))
+    ok &= (sa + sb) > 0
+    lam = np.where(ok, 1 - np.sqrt(sx) / np.where(ok, np.sqrt(sa) + np.sqrt(sb), 1.0), 0.0)
+    z = 1 / (1 + math.exp(-mcc.TAU_P * (min(len(a), len(b)) - mcc.MU_P)))
+    n_p = mcc.MIN_NP + round(z * (mcc.MAX_NP - mcc.MIN_NP))
+    assert mw in (1, 4)
+    return float(np.sort(lam.ravel())[::-1][:n_p].sum() / n_p)
+
+
+@pytest.mark.parametrize("ns", [8, 16])
+def test_kernels_match_a_plain_reference(ns: int) -> None:
+    # Given real and random-minutiae templates, cylinders 8×8 (vectorised path) or 16×16
+    rng = np.random.default_rng(11)
+    views = [parse_iso_19794_2(mindtct(s, i)) for s in (2, 3) for i in (0, 1)]
+    views.append(random_minutiae(rng))
+    templates = [mcc_template(v, ns=ns) for v in views]
+    # Then 1:1 and 1:N give the plain all-pairs LSS (the sorted direction window skips no
+    # pair the π/2 gate keeps, across the 0/2π wrap too)
+    for probe in templates:
+        expected = [reference_lss(probe, g) for g in templates]
+        assert [mcc_score(probe, g) for g in templates] == pytest.approx(expected, abs=1e-9)
+        assert mcc_scores(probe, templates).tolist() == pytest.approx(expected, abs=1e-6)

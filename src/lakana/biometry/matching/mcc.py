@@ -46,6 +46,11 @@ MIN_M = 2
 MIN_ME = 0.60
 DELTA_THETA = math.pi / 2.0
 MIN_NP, MAX_NP, MU_P, TAU_P = 4, 12, 20.0, 0.4
+#: Cylinders kept per template, those with the most valid cells (the most central minutiae):
+#: comparisons cost cylinders², and on MINDTCT prints of synthetic fingers the central 28 of
+#: about 37 separated genuine from impostor pairs as well as all of them (worst genuine minus
+#: best impostor 0.30 rather than 0.29, same mates at rank 1) at 1.8 times the speed.
+MAX_CYLINDERS = 28
 
 #: Serialised template: magic, version, NS, ND, cylinder count; then angles (float32),
 #: cylinders and masks (little-endian uint64).
@@ -108,8 +113,9 @@ class MccTemplate:
 
 
 def mcc_template(minutiae: Minutiae, *, ns: int = NS) -> MccTemplate:
-    """The MCC template of one finger view (its valid cylinders only; coordinates are
-    brought to 500 ppi first, the resolution the parameters are for)."""
+    """The MCC template of one finger view: its valid cylinders, at most
+    :data:`MAX_CYLINDERS` (coordinates are brought to 500 ppi first, the resolution the
+    parameters are for)."""
     from lakana.biometry.matching import mcc_kernels
 
     if ns not in (8, 16):
@@ -125,9 +131,14 @@ def mcc_template(minutiae: Minutiae, *, ns: int = NS) -> MccTemplate:
     cyl, msk, valid = mcc_kernels.build_cylinders(
         x, y, theta, hx, hy, ns, ND, RADIUS, SIGMA_S, SIGMA_D, MU_PSI, OMEGA,
         math.ceil(MIN_VC * _disk_cells(ns)), MIN_M)
-    return MccTemplate(cylinders=np.ascontiguousarray(cyl[valid]),
-                       masks=np.ascontiguousarray(msk[valid]),
-                       angles=theta[valid].astype(np.float32), ns=ns, nd=ND)
+    kept = np.flatnonzero(valid)
+    if kept.size > MAX_CYLINDERS:
+        # The cylinders with the most valid cells (the most central minutiae) first.
+        cells = np.unpackbits(msk[kept].view(np.uint8), axis=1).sum(axis=1)
+        kept = np.sort(kept[np.argsort(-cells, kind="stable")[:MAX_CYLINDERS]])
+    return MccTemplate(cylinders=np.ascontiguousarray(cyl[kept]),
+                       masks=np.ascontiguousarray(msk[kept]),
+                       angles=theta[kept].astype(np.float32), ns=ns, nd=ND)
 
 
 def mcc_from_iso(iso_template: bytes) -> MccTemplate:
@@ -154,15 +165,19 @@ def mcc_scores(probe: MccTemplate, gallery: Sequence[MccTemplate]) -> NDArray[np
 
 
 class _Flat:
-    """Templates concatenated: template g is rows ``offsets[g]:offsets[g + 1]``."""
+    """Templates side by side, one column per cylinder and one row per word (the cylinder
+    words, then the mask words: :func:`~lakana.biometry.matching.mcc_kernels.to_columns`),
+    so the kernel reads a word of consecutive cylinders from contiguous memory; template g
+    is columns ``offsets[g]:offsets[g + 1]``."""
 
-    def __init__(self, cylinders: NDArray[np.uint64], masks: NDArray[np.uint64],
-                 angles: NDArray[np.float32], offsets: NDArray[np.int64]) -> None:
-        self.cylinders, self.masks, self.angles, self.offsets = (cylinders, masks, angles,
-                                                                 offsets)
+    def __init__(self, words: NDArray[np.uint64], angles: NDArray[np.float32],
+                 offsets: NDArray[np.int64]) -> None:
+        self.words, self.angles, self.offsets = words, angles, offsets
 
     @classmethod
     def of(cls, templates: list[MccTemplate], ns: int, nd: int) -> _Flat:
+        from lakana.biometry.matching import mcc_kernels
+
         mw = ns * ns // 64
         for template in templates:
             if template.ns != ns or template.nd != nd:
@@ -171,16 +186,17 @@ class _Flat:
         offsets = np.zeros(sizes.size + 1, dtype=np.int64)
         np.cumsum(sizes, out=offsets[1:])
         if not templates:
-            return cls(np.zeros((0, nd * mw), np.uint64), np.zeros((0, mw), np.uint64),
-                       np.zeros(0, np.float32), offsets)
-        return cls(np.concatenate([t.cylinders for t in templates]),
-                   np.concatenate([t.masks for t in templates]),
-                   np.concatenate([t.angles for t in templates]), offsets)
+            return cls(np.zeros(((nd + 1) * mw, 0), np.uint64), np.zeros(0, np.float32),
+                       offsets)
+        words, angles = mcc_kernels.to_columns(
+            np.concatenate([t.cylinders for t in templates]),
+            np.concatenate([t.masks for t in templates]),
+            np.concatenate([t.angles for t in templates]), offsets)
+        return cls(words, angles, offsets)
 
     @property
     def nbytes(self) -> int:
-        return int(self.cylinders.nbytes + self.masks.nbytes + self.angles.nbytes
-                   + self.offsets.nbytes)
+        return int(self.words.nbytes + self.angles.nbytes + self.offsets.nbytes)
 
     def keep(self, rows: NDArray[np.bool_]) -> _Flat:
         """The templates whose ``rows`` flag is set, still flat."""
@@ -188,17 +204,16 @@ class _Flat:
         cells = np.repeat(rows, sizes)
         offsets = np.zeros(int(rows.sum()) + 1, dtype=np.int64)
         np.cumsum(sizes[rows], out=offsets[1:])
-        return _Flat(self.cylinders[cells], self.masks[cells], self.angles[cells], offsets)
+        return _Flat(np.ascontiguousarray(self.words[:, cells]), self.angles[cells], offsets)
 
     def scores(self, probe: MccTemplate) -> NDArray[np.float32]:
         from lakana.biometry.matching import mcc_kernels
 
-        if self.cylinders.shape[1] != probe.cylinders.shape[1]:
+        if self.words.shape[0] != probe.cylinders.shape[1] + probe.masks.shape[1]:
             raise ValueError("MCC templates of different cylinder sizes")
         result: NDArray[np.float32] = mcc_kernels.score_many(
-            probe.cylinders, probe.masks, probe.angles, self.cylinders, self.masks,
-            self.angles, self.offsets, probe.nd, _min_me(probe), DELTA_THETA, MIN_NP, MAX_NP,
-            MU_P, TAU_P)
+            probe.cylinders, probe.masks, probe.angles, self.words, self.angles, self.offsets,
+            probe.nd, _min_me(probe), DELTA_THETA, MIN_NP, MAX_NP, MU_P, TAU_P)
         return result
 
 
@@ -289,8 +304,7 @@ def _concat(parts: list[_Flat]) -> _Flat:
     offsets = [parts[0].offsets]
     for part in parts[1:]:
         offsets.append(part.offsets[1:] + offsets[-1][-1])
-    return _Flat(np.concatenate([p.cylinders for p in parts]),
-                 np.concatenate([p.masks for p in parts]),
+    return _Flat(np.concatenate([p.words for p in parts], axis=1),
                  np.concatenate([p.angles for p in parts]), np.concatenate(offsets))
 
 

@@ -147,82 +147,197 @@ def build_cylinders(x: NDArray[np.float64], y: NDArray[np.float64], theta: NDArr
     return cyl, msk, valid
 
 
+@njit(cache=True, nogil=True)
+def probe_order(angles: NDArray[np.float32], delta_theta: float) -> NDArray[np.int64]:
+    """The probe's cylinders by increasing ``θ − δθ`` taken modulo 2π: the order in which
+    :func:`_lss`'s window over the gallery cylinders (sorted by direction) only moves
+    forward."""
+    order = np.argsort(angles, kind="mergesort")
+    first = 0
+    while first < order.size and angles[order[first]] < delta_theta:
+        first += 1
+    return np.concatenate((order[first:], order[:first]))
+
+
 @njit(cache=True, nogil=True, inline="always")
-def _counts(a_bits: NDArray[np.uint64], a_mask: NDArray[np.uint64], i: int,
-            b_bits: NDArray[np.uint64], b_mask: NDArray[np.uint64], j: int, nd: int,
-            mw: int) -> tuple[int, int, int]:
-    """Bits set in cylinder ``i`` of a, in ``j`` of b and in their xor, on the common valid
-    cells. Rows are indexed here, not sliced by the caller: a slice is an array view whose
-    reference counting cost more than the popcounts."""
-    sa = 0
-    sb = 0
-    sx = 0
-    if mw == 1:  # NS = 8: one mask word, a branch LLVM unrolls
-        both = a_mask[i, 0] & b_mask[j, 0]
-        for k in range(nd):
-            a = a_bits[i, k] & both
-            b = b_bits[j, k] & both
-            sa += _popcount(a)
-            sb += _popcount(b)
-            sx += _popcount(a ^ b)
-        return sa, sb, sx
-    for k in range(nd):
+def _window(gt: NDArray[np.float32], lo: int, nb: int, left: float, width: float,
+            start: int, end: int) -> tuple[int, int]:
+    """The gallery cylinders whose direction is in ``[left, left + width]``: a window
+    ``[start, end)`` over the template's cylinders (sorted by direction) seen twice, the
+    second time 2π higher; moved forward from the previous window."""
+    while start < 2 * nb and (gt[lo + start] if start < nb
+                              else gt[lo + start - nb] + _TWO_PI) < left:
+        start += 1
+    end = max(end, start)
+    while end < 2 * nb and (gt[lo + end] if end < nb
+                            else gt[lo + end - nb] + _TWO_PI) <= left + width:
+        end += 1
+    return start, min(end, start + nb)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _count_pairs(ca: NDArray[np.uint64], ma: NDArray[np.uint64], i: int,
+                 gw: NDArray[np.uint64], first: int, last: int, at: int, nd: int,
+                 min_me: int, counts: NDArray[np.int64]) -> None:
+    """Bits set in probe cylinder ``i``, in gallery columns ``first:last`` and in their xor,
+    on their common valid cells, into ``counts[0:3, at:]``; a pair with fewer than ``min_me``
+    common cells gets no bits (it can never be kept). No branches: LLVM vectorises the loop
+    (AVX2 popcounts on four pairs at once)."""
+    mw = ma.shape[1]
+    words = nd * mw
+    if mw == 1 and nd == 6:
+        # NS = 8, ND = 6: one mask word and six bit words per cylinder.
+        m0 = ma[i, 0]
+        a0, a1, a2, a3, a4, a5 = ca[i, 0], ca[i, 1], ca[i, 2], ca[i, 3], ca[i, 4], ca[i, 5]
+        # Layers set per cell of the probe cylinder, as three bit planes (a bit-sliced
+        # adder): sa from three popcounts instead of six.
+        p0 = np.uint64(0)
+        p1 = np.uint64(0)
+        p2 = np.uint64(0)
+        for k in range(6):
+            carry = p0 & ca[i, k]
+            p0 ^= ca[i, k]
+            p2 ^= p1 & carry
+            p1 ^= carry
+        for c in range(first, last):
+            both = m0 & gw[6, c]
+            x0, y0 = a0 & both, gw[0, c] & both
+            x1, y1 = a1 & both, gw[1, c] & both
+            x2, y2 = a2 & both, gw[2, c] & both
+            x3, y3 = a3 & both, gw[3, c] & both
+            x4, y4 = a4 & both, gw[4, c] & both
+            x5, y5 = a5 & both, gw[5, c] & both
+            sa = (_popcount(p0 & both) + 2 * _popcount(p1 & both)
+                  + 4 * _popcount(p2 & both))
+            sb = (_popcount(y0) + _popcount(y1) + _popcount(y2) + _popcount(y3)
+                  + _popcount(y4) + _popcount(y5))
+            sx = (_popcount(x0 ^ y0) + _popcount(x1 ^ y1) + _popcount(x2 ^ y2)
+                  + _popcount(x3 ^ y3) + _popcount(x4 ^ y4) + _popcount(x5 ^ y5))
+            ok = _popcount(both) >= min_me
+            q = at + c - first
+            counts[0, q] = sa if ok else 0
+            counts[1, q] = sb if ok else 0
+            counts[2, q] = sx
+        return
+    for c in range(first, last):
+        sa = 0
+        sb = 0
+        sx = 0
+        common = 0
         for w in range(mw):
-            both = a_mask[i, w] & b_mask[j, w]
-            a = a_bits[i, k * mw + w] & both
-            b = b_bits[j, k * mw + w] & both
-            sa += _popcount(a)
-            sb += _popcount(b)
-            sx += _popcount(a ^ b)
-    return sa, sb, sx
+            both = ma[i, w] & gw[words + w, c]
+            common += _popcount(both)
+            for k in range(nd):
+                x = ca[i, k * mw + w] & both
+                y = gw[k * mw + w, c] & both
+                sa += _popcount(x)
+                sb += _popcount(y)
+                sx += _popcount(x ^ y)
+        ok = common >= min_me
+        q = at + c - first
+        counts[0, q] = sa if ok else 0
+        counts[1, q] = sb if ok else 0
+        counts[2, q] = sx
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _keep_best(counts: NDArray[np.int64], size: int, roots: NDArray[np.float64],
+               top: NDArray[np.float64], n_p: int, floor: float, low: int
+               ) -> tuple[float, int]:
+    """Put the local similarities of ``counts[:, :size]`` that beat ``floor`` (the smallest
+    of the ``n_P`` best so far, ``top[low]``) in the place of the smallest; the new floor and
+    its place."""
+    # λ > floor needs sx < 2 (1 − floor)² (sa + sb), since √sa + √sb ≤ √(2 (sa + sb)): a
+    # test without square roots that rejects most pairs (with a hair of slack).
+    bound = 2.0 * (1.0 - floor) * (1.0 - floor) * (1.0 + 1e-9)
+    for q in range(size):
+        sa, sb, sx = counts[0, q], counts[1, q], counts[2, q]
+        if sx >= bound * (sa + sb):
+            continue
+        denominator = roots[sa] + roots[sb]
+        # λ = 1 − √sx / (√sa + √sb) beats the floor: tested without a division.
+        if roots[sx] >= (1.0 - floor) * denominator:
+            continue
+        top[low] = 1.0 - roots[sx] / denominator
+        low = 0
+        for r in range(1, n_p):
+            if top[r] < top[low]:
+                low = r
+        floor = top[low]
+        bound = 2.0 * (1.0 - floor) * (1.0 - floor) * (1.0 + 1e-9)
+    return floor, low
 
 
 @njit(cache=True, nogil=True)
 def _lss(ca: NDArray[np.uint64], ma: NDArray[np.uint64], ta: NDArray[np.float32],
-         cb: NDArray[np.uint64], mb: NDArray[np.uint64], tb: NDArray[np.float32],
-         nd: int, min_me: int, cos_gate: float, top: NDArray[np.float64],
-         roots: NDArray[np.float64], scratch: NDArray[np.float64],
-         min_np: int, max_np: int, mu_p: float, tau_p: float) -> float:
-    """Global score of two templates: mean of the ``n_P`` best local similarities."""
-    na, nb = ta.size, tb.size
+         order: NDArray[np.int64], gw: NDArray[np.uint64], lo: int, hi: int,
+         gt: NDArray[np.float32], nd: int, min_me: int, delta_theta: float,
+         top: NDArray[np.float64], roots: NDArray[np.float64],
+         counts: NDArray[np.int64], min_np: int, max_np: int, mu_p: float,
+         tau_p: float) -> float:
+    """Global score of probe ``a`` (one row per cylinder, visited in ``order``:
+    :func:`probe_order`) against the gallery template held by columns ``lo:hi`` of ``gw``
+    (one row per word: the ``nd × mw`` cylinder words, then the ``mw`` mask words), its
+    cylinders sorted by direction ``gt``: mean of the ``n_P`` best local similarities.
+
+    Only gallery cylinders whose direction is within ``δθ`` of the probe cylinder's can be
+    compared; sorted, they are a circular window that slides forward as the probe's
+    directions grow (:func:`_window`), so about half the pairs are never looked at. The
+    window's pairs are counted without branches (:func:`_count_pairs`), then the best
+    ``n_P`` kept (:func:`_keep_best`)."""
+    na, nb = ta.size, hi - lo
     if na == 0 or nb == 0:
         return 0.0
-    mw = ma.shape[1]
     z = 1.0 / (1.0 + math.exp(-tau_p * (min(na, nb) - mu_p)))
     n_p = min_np + int(round(z * (max_np - min_np)))
     top[:n_p] = 0.0
     floor = 0.0  # the smallest of the kept best, replaced when beaten
     low = 0
-    # Directions as unit vectors: |Δθ| ≤ δθ is cos Δθ ≥ cos δθ, two products instead of an
-    # angle difference per pair.
-    for j in range(nb):
-        scratch[2 * j] = math.cos(tb[j])
-        scratch[2 * j + 1] = math.sin(tb[j])
-    for i in range(na):
-        cos_i, sin_i = math.cos(ta[i]), math.sin(ta[i])
-        for j in range(nb):
-            if cos_i * scratch[2 * j] + sin_i * scratch[2 * j + 1] < cos_gate:
-                continue
-            common = 0
-            for w in range(mw):
-                common += _popcount(ma[i, w] & mb[j, w])
-            if common < min_me:
-                continue
-            sa, sb, sx = _counts(ca, ma, i, cb, mb, j, nd, mw)
-            denominator = roots[sa] + roots[sb]
-            # λ = 1 − √sx / (√sa + √sb) beats the floor: tested without a division.
-            if denominator == 0.0 or roots[sx] >= (1.0 - floor) * denominator:
-                continue
-            top[low] = 1.0 - roots[sx] / denominator
-            low = 0
-            for q in range(1, n_p):
-                if top[q] < top[low]:
-                    low = q
-            floor = top[low]
+    start = 0
+    stop = 0
+    for i in order:
+        left = ta[i] - delta_theta
+        if left < 0.0:
+            left += _TWO_PI
+        start, stop = _window(gt, lo, nb, left, 2.0 * delta_theta, start, stop)
+        # The window's columns up to the end of the template, then from its start.
+        if start < nb:
+            _count_pairs(ca, ma, i, gw, lo + start, lo + min(stop, nb), 0, nd, min_me,
+                         counts)
+        if stop > nb:
+            _count_pairs(ca, ma, i, gw, lo + max(start, nb) - nb, lo + stop - nb,
+                         max(0, nb - start), nd, min_me, counts)
+        floor, low = _keep_best(counts, stop - start, roots, top, n_p, floor, low)
     total = 0.0
     for q in range(n_p):
         total += top[q]
     return total / n_p
+
+
+@njit(cache=True, nogil=True)
+def to_columns(cylinders: NDArray[np.uint64], masks: NDArray[np.uint64],
+               angles: NDArray[np.float32], offsets: NDArray[np.int64]
+               ) -> tuple[NDArray[np.uint64], NDArray[np.float32]]:
+    """Templates (rows ``offsets[g]:offsets[g + 1]`` of the arrays) in the gallery layout
+    of :func:`score_many`: one row per word (cylinder words, then mask words), one column
+    per cylinder, each template's cylinders sorted by direction; and the sorted
+    directions."""
+    words = cylinders.shape[1]
+    mw = masks.shape[1]
+    m = angles.size
+    out = np.empty((words + mw, m), dtype=np.uint64)
+    sorted_angles = np.empty(m, dtype=np.float32)
+    for g in range(offsets.size - 1):
+        lo, hi = offsets[g], offsets[g + 1]
+        order = np.argsort(angles[lo:hi], kind="mergesort")
+        for r in range(hi - lo):
+            source = lo + order[r]
+            sorted_angles[lo + r] = angles[source]
+            for w in range(words):
+                out[w, lo + r] = cylinders[source, w]
+            for w in range(mw):
+                out[words + w, lo + r] = masks[source, w]
+    return out, sorted_angles
 
 
 @njit(cache=True, nogil=True)
@@ -233,18 +348,21 @@ def score_one(ca: NDArray[np.uint64], ma: NDArray[np.uint64], ta: NDArray[np.flo
     """1:1 LSS score of two templates."""
     top = np.zeros(max_np)
     roots = np.sqrt(np.arange(nd * ma.shape[1] * 64 + 1).astype(np.float64))
-    scratch = np.empty(2 * tb.size)
-    return _lss(ca, ma, ta, cb, mb, tb, nd, min_me, math.cos(delta_theta), top, roots,
-                scratch, min_np, max_np, mu_p, tau_p)
+    counts = np.empty((3, tb.size), dtype=np.int64)
+    offsets = np.array([0, tb.size], dtype=np.int64)
+    gw, gt = to_columns(cb, mb, tb, offsets)
+    return _lss(ca, ma, ta, probe_order(ta, delta_theta), gw, 0, tb.size, gt, nd, min_me,
+                delta_theta, top, roots, counts, min_np,
+                max_np, mu_p, tau_p)
 
 
 @njit(cache=True, nogil=True)
 def score_many(ca: NDArray[np.uint64], ma: NDArray[np.uint64], ta: NDArray[np.float32],
-               gc: NDArray[np.uint64], gm: NDArray[np.uint64], gt: NDArray[np.float32],
+               gw: NDArray[np.uint64], gt: NDArray[np.float32],
                offsets: NDArray[np.int64], nd: int, min_me: int, delta_theta: float,
                min_np: int, max_np: int, mu_p: float, tau_p: float) -> NDArray[np.float32]:
-    """1:N LSS scores of a probe against a flat gallery (template g is rows
-    ``offsets[g]:offsets[g + 1]`` of ``gc``, ``gm`` and ``gt``)."""
+    """1:N LSS scores of a probe against a flat gallery: template g is columns
+    ``offsets[g]:offsets[g + 1]`` of ``gw`` and ``gt`` (:func:`to_columns`)."""
     count = offsets.size - 1
     out = np.zeros(count, dtype=np.float32)
     top = np.zeros(max_np)
@@ -253,10 +371,10 @@ def score_many(ca: NDArray[np.uint64], ma: NDArray[np.uint64], ta: NDArray[np.fl
     largest = 0
     for g in range(count):
         largest = max(largest, offsets[g + 1] - offsets[g])
-    scratch = np.empty(2 * largest)
-    gate = math.cos(delta_theta)
+    counts = np.empty((3, largest), dtype=np.int64)
+    order = probe_order(ta, delta_theta)
     for g in range(count):
-        lo, hi = offsets[g], offsets[g + 1]
-        out[g] = _lss(ca, ma, ta, gc[lo:hi], gm[lo:hi], gt[lo:hi], nd, min_me, gate, top,
-                      roots, scratch, min_np, max_np, mu_p, tau_p)
+        out[g] = _lss(ca, ma, ta, order, gw, offsets[g], offsets[g + 1], gt, nd, min_me,
+                      delta_theta, top, roots, counts, min_np, max_np, mu_p,
+                      tau_p)
     return out

@@ -63,7 +63,7 @@ if TYPE_CHECKING:
 
 #: The finger index score (MCC similarity, 0–1) taken as "same person": it maps to the
 #: engine's threshold of 40. Measured on synthetic prints only (bench_finger_matcher:
-#: genuine pairs 0.81–0.97, impostors 0.38–0.53, synthetic prints all being whorls); it is
+#: genuine pairs 0.75–0.94, impostors 0.37–0.45, synthetic prints all being whorls); it is
 #: a candidate-ranking cut, not a decision (Bozorth3 re-scores the short list), and a
 #: deployment calibrates it on real prints (``lakana biometry matching calibrate``).
 FINGER_MATCH_SIMILARITY = 0.65
