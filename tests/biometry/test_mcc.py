@@ -174,3 +174,40 @@ def test_kernels_match_a_plain_reference(ns: int) -> None:
         expected = [reference_lss(probe, g) for g in templates]
         assert [mcc_score(probe, g) for g in templates] == pytest.approx(expected, abs=1e-9)
         assert mcc_scores(probe, templates).tolist() == pytest.approx(expected, abs=1e-6)
+
+
+def test_finger_index_segments_bound_copies_and_answer_as_one_store(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given 40 random-minutiae persons on two positions, and segments of at most 8
+    from lakana.biometry.matching import mcc
+
+    rng = np.random.default_rng(7)
+    people = {r: {2: mcc_template(random_minutiae(rng)), 7: mcc_template(random_minutiae(rng))}
+              for r in range(40)}
+    probe = {2: people[11][2], 7: mcc_template(random_minutiae(rng))}
+    reference = FingerIndex()
+    for r, fingers in people.items():
+        reference.add(r, fingers)
+    expected = reference.search(probe, k=40)
+    assert reference.segments() == {2: [40], 7: [40]}
+    monkeypatch.setattr(mcc, "SEGMENT", 8)
+    # When they are added one at a time, searched between additions (as enrolments are)
+    index = FingerIndex()
+    for r, fingers in people.items():
+        index.add(r, fingers)
+        index.search(probe, k=1)
+    # Then no segment outgrows 8 templates (an insert copies little) and the answers are
+    # those of one store
+    sizes = index.segments()
+    assert all(size <= 8 for size in sizes[2] + sizes[7]) and sum(sizes[2]) == 40
+    assert index.search(probe, k=40) == expected and index.search(probe, k=1)[0][0] == 11
+    # And a bulk load (no search in between) cuts itself into segments as it goes
+    bulk = FingerIndex()
+    for r, fingers in people.items():
+        bulk.add(r, fingers)
+        assert all(len(pending) < 8 for pending in bulk._pending.values())
+    assert bulk.search(probe, k=40) == expected and bulk.nbytes == index.nbytes
+    # And removal and pickling work across segments
+    assert index.remove([11, 12, 13]) == 3 and len(index) == 37
+    copy = pickle.loads(pickle.dumps(index))
+    assert copy.search(probe, k=40) == [c for c in expected if c[0] not in (11, 12, 13)]

@@ -51,6 +51,9 @@ MIN_NP, MAX_NP, MU_P, TAU_P = 4, 12, 20.0, 0.4
 #: about 37 separated genuine from impostor pairs as well as all of them (worst genuine minus
 #: best impostor 0.30 rather than 0.29, same mates at rank 1) at 1.8 times the speed.
 MAX_CYLINDERS = 28
+#: Templates per flat segment of a :class:`FingerIndex` position (~110 MB at 28 cylinders):
+#: what one addition may copy at most, and the extra memory of a bulk load.
+SEGMENT = 65_536
 
 #: Serialised template: magic, version, NS, ND, cylinder count; then angles (float32),
 #: cylinders and masks (little-endian uint64).
@@ -218,19 +221,26 @@ class _Flat:
 
 
 class FingerIndex:
-    """1:N candidate search over persons of up to ten fingers: one flat store per finger
+    """1:N candidate search over persons of up to ten fingers: flat stores per finger
     position, probe fingers scored against the same positions only.
 
     Fusion: the **mean** of the MCC scores over the positions both the probe and the person
     hold (the sum rule normalised by the number of compared fingers). On synthetic prints it
     separated mates from non-mates better than the max rule: an impostor's best finger out of
     several is higher than its average, while a mate scores high on every finger.
-    Picklable (plain NumPy arrays), so it can be shipped to worker processes."""
+
+    Storage: each position is a list of flat *segments* of at most :data:`SEGMENT`
+    templates. Additions wait as objects until searched or until :data:`SEGMENT` of one
+    position are pending, then become a new segment, merged with the smaller last ones (a
+    binary counter: a segment is merged while its predecessor is no larger and the two fit
+    in one segment). So an insert copies a few small segments, never the whole position,
+    and building a large index never holds it twice. Picklable (plain NumPy arrays), so
+    it can be shipped to worker processes."""
 
     def __init__(self, *, ns: int = NS) -> None:
         self.ns = ns
-        self._ids: dict[int, NDArray[np.int64]] = {}
-        self._flat: dict[int, _Flat] = {}
+        self._ids: dict[int, list[NDArray[np.int64]]] = {}
+        self._flat: dict[int, list[_Flat]] = {}
         self._pending: dict[int, list[tuple[int, MccTemplate]]] = {}
         self._persons: set[int] = set()
 
@@ -241,7 +251,13 @@ class FingerIndex:
     def nbytes(self) -> int:
         """Memory held by the flat stores (after pending additions are merged)."""
         self._merge()
-        return sum(f.nbytes + self._ids[p].nbytes for p, f in self._flat.items())
+        return sum(f.nbytes + i.nbytes for p, segments in self._flat.items()
+                   for f, i in zip(segments, self._ids[p], strict=True))
+
+    def segments(self) -> dict[int, list[int]]:
+        """Templates per segment, by position (after pending additions are merged)."""
+        self._merge()
+        return {p: [i.size for i in ids] for p, ids in self._ids.items()}
 
     def add(self, reference_id: int, fingers: Mapping[int, MccTemplate]) -> None:
         """Add a person's fingers (position → template); adding an id again adds more
@@ -249,7 +265,10 @@ class FingerIndex:
         for position, template in fingers.items():
             if template.ns != self.ns or template.nd != ND:
                 raise ValueError("MCC templates of different cylinder sizes")
-            self._pending.setdefault(position, []).append((int(reference_id), template))
+            pending = self._pending.setdefault(position, [])
+            pending.append((int(reference_id), template))
+            if len(pending) >= SEGMENT:
+                self._merge_position(position)
         self._persons.add(int(reference_id))
 
     def remove(self, reference_ids: Iterable[int]) -> int:
@@ -259,11 +278,12 @@ class FingerIndex:
             return 0
         self._merge()
         drop = np.fromiter(gone, dtype=np.int64, count=len(gone))
-        for position, ids in self._ids.items():
-            keep = ~np.isin(ids, drop)
-            if not keep.all():
-                self._flat[position] = self._flat[position].keep(keep)
-                self._ids[position] = ids[keep]
+        for position, segments in self._ids.items():
+            for s, ids in enumerate(segments):
+                keep = ~np.isin(ids, drop)
+                if not keep.all():
+                    self._flat[position][s] = self._flat[position][s].keep(keep)
+                    segments[s] = ids[keep]
         self._persons -= gone
         return len(gone)
 
@@ -274,9 +294,11 @@ class FingerIndex:
         ids: list[NDArray[np.int64]] = []
         scores: list[NDArray[np.float32]] = []
         for position, template in probe.items():
-            if position in self._flat and self._ids[position].size:
-                ids.append(self._ids[position])
-                scores.append(self._flat[position].scores(template))
+            for flat, held in zip(self._flat.get(position, []), self._ids.get(position, []),
+                                  strict=True):
+                if held.size:
+                    ids.append(held)
+                    scores.append(flat.scores(template))
         if not ids or k <= 0:
             return []
         persons, inverse = np.unique(np.concatenate(ids), return_inverse=True)
@@ -286,18 +308,25 @@ class FingerIndex:
         return [(int(persons[i]), float(fused[i])) for i in order]
 
     def _merge(self) -> None:
-        """Fold pending additions into the flat stores (one concatenation per position)."""
-        for position, added in self._pending.items():
-            if not added:
-                continue
-            parts = [self._flat[position]] if position in self._flat else []
-            new = _Flat.of([t for _, t in added], self.ns, ND)
-            parts.append(new)
-            old_ids = self._ids.get(position, np.zeros(0, np.int64))
-            self._ids[position] = np.concatenate(
-                [old_ids, np.array([r for r, _ in added], dtype=np.int64)])
-            self._flat[position] = parts[0] if len(parts) == 1 else _concat(parts)
-        self._pending = {}
+        """Fold every pending addition into the flat stores."""
+        for position in list(self._pending):
+            self._merge_position(position)
+
+    def _merge_position(self, position: int) -> None:
+        """One position's pending additions as a new segment, merged with the last ones
+        while they are no larger and the result fits in :data:`SEGMENT` templates."""
+        added = self._pending.pop(position, [])
+        if not added:
+            return
+        flats = self._flat.setdefault(position, [])
+        ids = self._ids.setdefault(position, [])
+        flats.append(_Flat.of([t for _, t in added], self.ns, ND))
+        ids.append(np.array([r for r, _ in added], dtype=np.int64))
+        del added
+        while (len(ids) >= 2 and ids[-2].size <= ids[-1].size
+               and ids[-2].size + ids[-1].size <= SEGMENT):
+            flats[-2:] = [_concat(flats[-2:])]
+            ids[-2:] = [np.concatenate(ids[-2:])]
 
 
 def _concat(parts: list[_Flat]) -> _Flat:

@@ -21,16 +21,37 @@ class FaceIndex:
 
     def __init__(self, dim: int = 128) -> None:
         self.dim = dim
-        self._vectors: NDArray[np.float32] = np.empty((0, dim), dtype=np.float32)
-        self._ids: NDArray[np.int64] = np.empty(0, dtype=np.int64)
+        # Rows beyond ``_size`` are spare capacity: an enrollment's add appends in place
+        # instead of copying the whole gallery (512 MB per million faces) every time.
+        self._buffer: NDArray[np.float32] = np.empty((0, dim), dtype=np.float32)
+        self._id_buffer: NDArray[np.int64] = np.empty(0, dtype=np.int64)
+        self._size = 0
 
     def __len__(self) -> int:
-        return int(self._ids.size)
+        return self._size
+
+    @property
+    def _vectors(self) -> NDArray[np.float32]:
+        return self._buffer[:self._size]
+
+    @property
+    def _ids(self) -> NDArray[np.int64]:
+        return self._id_buffer[:self._size]
 
     @property
     def nbytes(self) -> int:
-        """Memory held by the vectors and the ids."""
-        return int(self._vectors.nbytes + self._ids.nbytes)
+        """Memory held by the vectors and the ids (spare capacity included)."""
+        return int(self._buffer.nbytes + self._id_buffer.nbytes)
+
+    def __getstate__(self) -> dict[str, object]:
+        # Pickle (to a worker process, a snapshot) without the spare capacity.
+        return {"dim": self.dim, "vectors": self._vectors.copy(), "ids": self._ids.copy()}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.dim = int(state["dim"])  # type: ignore[call-overload]
+        self._buffer = state["vectors"]  # type: ignore[assignment]
+        self._id_buffer = state["ids"]  # type: ignore[assignment]
+        self._size = int(self._id_buffer.size)
 
     def add(self, reference_ids: ArrayLike, vectors: ArrayLike) -> None:
         """Add embeddings (normalised here) under their reference ids."""
@@ -38,17 +59,31 @@ class FaceIndex:
         matrix = _unit_rows(vectors, self.dim)
         if matrix.shape[0] != ids.size:
             raise ValueError(f"{ids.size} ids for {matrix.shape[0]} vectors")
-        if not len(self):
-            self._vectors, self._ids = matrix, ids
-        else:
-            self._vectors = np.concatenate([self._vectors, matrix])
-            self._ids = np.concatenate([self._ids, ids])
+        needed = self._size + ids.size
+        if not self._size and ids.size:
+            # A first bulk load is kept as given (no copy of a big gallery).
+            self._buffer, self._id_buffer, self._size = matrix, ids, ids.size
+            return
+        if needed > self._id_buffer.size:
+            # Grow geometrically: n single adds cost O(n) copies in all, not O(n²).
+            capacity = max(needed, int(self._id_buffer.size * 1.25) + 1024)
+            buffer = np.empty((capacity, self.dim), dtype=np.float32)
+            buffer[:self._size] = self._vectors
+            id_buffer = np.empty(capacity, dtype=np.int64)
+            id_buffer[:self._size] = self._ids
+            self._buffer, self._id_buffer = buffer, id_buffer
+        self._buffer[self._size:needed] = matrix
+        self._id_buffer[self._size:needed] = ids
+        self._size = needed
 
     def remove(self, reference_ids: ArrayLike) -> int:
         """Drop every embedding of these reference ids; returns how many were dropped."""
         keep = ~np.isin(self._ids, np.asarray(reference_ids, dtype=np.int64))
-        dropped = int(self._ids.size - keep.sum())
-        self._vectors, self._ids = self._vectors[keep], self._ids[keep]
+        kept = int(keep.sum())
+        dropped = self._size - kept
+        if dropped:
+            vectors, ids = self._vectors[keep], self._ids[keep]
+            self._buffer, self._id_buffer, self._size = vectors, ids, kept
         return dropped
 
     def search(self, queries: ArrayLike, k: int = 10, *, min_similarity: float | None = None
