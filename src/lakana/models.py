@@ -5,6 +5,7 @@ from lakana.compliance import models as compliance_models  # noqa: F401
 from lakana.compliance.campaigns import models as compliance_campaign_models  # noqa: F401
 from lakana.compliance.remediation import models as compliance_remediation_models  # noqa: F401
 from lakana.compliance.risks import models as compliance_risk_models  # noqa: F401
+from lakana.compliance.scoring import models as compliance_scoring_models  # noqa: F401
 from lakana.core import ratelimit as core_ratelimit  # noqa: F401
 from lakana.core.audit import models as audit_models  # noqa: F401
 from lakana.core.auth import models as auth_models  # noqa: F401

@@ -18,7 +18,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -31,7 +31,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from lakana.biometry.abis import cbeff, fetch, messages, samples
 from lakana.biometry.abis.messages import AbisFailure, AbisRequestMessage, FailureReason
-from lakana.biometry.engine import MatchingEngine, Probe
+from lakana.biometry.abis.resident import resident_gallery
+from lakana.biometry.engine import Candidate, MatchingEngine, Probe
+from lakana.biometry.matching.shards import ShardError
 from lakana.biometry.matching.thresholds import load_calibration, threshold_for_fpir
 from lakana.biometry.models import AbisReference, AbisRequest, AbisSample, SealedObject
 from lakana.biometry.permissions import BiometryPermission as P
@@ -60,6 +62,8 @@ INSERT_WAIT_SECONDS = 60.0
 QUEUED = "queued"
 DONE = "done"
 _BIOMETRIC_TYPES = {"finger": "FIR", "face": "FID"}
+#: Candidates the resident gallery proposes for re-scoring (or ``maxResults`` if more).
+SHORTLIST = 50
 
 
 @dataclass(frozen=True)
@@ -415,8 +419,12 @@ def _identify(*, session: Session, settings: Settings, store: MasterKeyStore,
         probe = next((p for _, p in _reference_probes(session, store, [probe_pk])), Probe())
     else:
         probe = samples.probe_of(_templates(document, message, settings, engine))
-    names: dict[int, str] = {pk: ref for pk, ref in session.execute(
-        select(AbisReference.id, AbisReference.reference_id))}
+    names: dict[int, str] = {}
+    inserted_by: dict[int, str] = {}
+    for pk, ref, request_id in session.execute(
+            select(AbisReference.id, AbisReference.reference_id, AbisReference.request_id)):
+        names[pk] = ref
+        inserted_by[pk] = request_id
     wanted = message.gallery_ids
     if wanted is not None:
         allowed = set(wanted)
@@ -426,8 +434,21 @@ def _identify(*, session: Session, settings: Settings, store: MasterKeyStore,
     max_results = min(message.flag_int("maxResults") or DEFAULT_MAX_RESULTS, MAX_RESULTS)
     threshold = threshold_for(message.flag_int("targetFPIR"), len(gallery_pks), engine,
                               settings.biometry_fpir_calibration)
-    found = [] if not gallery_pks else engine.identify(
-        probe, _reference_probes(session, store, gallery_pks), max_results=max_results)
+    found: Sequence[Candidate] = []
+    resident: list[Candidate] | None = None
+    if gallery_pks and wanted is None and settings.biometry_abis_shards > 0:
+        try:
+            resident = _identify_resident(session=session, settings=settings, store=store,
+                                          engine=engine, probe=probe, probe_pk=probe_pk,
+                                          current=inserted_by, max_results=max_results)
+        except ShardError as exc:  # the gallery is dropped and rebuilt at the next search
+            log.error("ABIS identify: the resident gallery failed (%s); searching the "
+                      "sealed gallery instead", exc)
+    if resident is not None:
+        found = resident
+    elif gallery_pks:
+        found = engine.identify(probe, _reference_probes(session, store, gallery_pks),
+                                max_results=max_results)
     candidates = [{"referenceId": names[c.reference_id],
                    "analytics": {"internalScore": f"{c.score:.0f}",
                                  "confidence": engine.band(c.score)},
@@ -437,6 +458,29 @@ def _identify(*, session: Session, settings: Settings, store: MasterKeyStore,
         "count": str(len(candidates)), "candidates": candidates,
         "analytics": {"threshold": f"{threshold:.0f}",
                       "gallerySize": str(len(gallery_pks))}})
+
+
+def _identify_resident(*, session: Session, settings: Settings, store: MasterKeyStore,
+                       engine: MatchingEngine, probe: Probe, probe_pk: int | None,
+                       current: dict[int, str], max_results: int) -> list[Candidate]:
+    """What :meth:`MatchingEngine.identify` answers, with the resident sharded gallery
+    proposing a short list (:data:`SHORTLIST` or ``max_results`` if more) that alone is
+    unsealed and re-scored with :meth:`MatchingEngine.compare`."""
+    gallery = resident_gallery(settings.effective_database_url,
+                               settings.biometry_abis_shards)
+    k = max(SHORTLIST, max_results) + (1 if probe_pk is not None else 0)
+    shortlist = [c.reference_id for c in gallery.search(
+        probe, current=current, engine=engine, k=k,
+        load=lambda pks: _reference_probes(session, store, pks))
+        if c.reference_id != probe_pk and c.reference_id in current]
+    found: list[Candidate] = []
+    for reference_pk, reference in _reference_probes(session, store, shortlist):
+        result = engine.compare(probe, reference)
+        if result.score >= engine.match_threshold:
+            found.append(Candidate(reference_id=reference_pk, score=result.score,
+                                   scores=result.scores))
+    found.sort(key=lambda c: (-c.score, c.reference_id))
+    return found[:max_results]
 
 
 def _modalities(scores: dict[str, float]) -> list[dict[str, Any]]:

@@ -41,8 +41,10 @@ from lakana.compliance.campaigns.models import Answer, Assessment
 from lakana.compliance.campaigns.permissions import CampaignPermission as P
 from lakana.compliance.campaigns.schemas import AnswerStatus
 from lakana.compliance.models import Domain, Requirement
+from lakana.compliance.scoring.cache import StampedCache, current_stamp
 from lakana.core.auth.rbac import Actor, restrict
 from lakana.registry import service as registry_service
+from lakana.registry.permissions import RegistryPermission
 
 #: Weight of an institution in ministry and national scores, by criticality tier.
 TIER_WEIGHTS: dict[int, int] = {1: 3, 2: 2, 3: 1}
@@ -237,8 +239,35 @@ class _Matrix:
         self.national = tier_mean(self.institution_figures)
 
 
+#: Computed heatmaps by (campaign, scope, language, score stamp): a few campaigns are looked
+#: at over and over, and recomputing 3,600 cells cost more than the grouped query itself.
+_HEATMAPS: StampedCache[Heatmap] = StampedCache(size=8)
+
+
 def heatmap(*, session: Session, actor: Actor, campaign_id: int) -> Heatmap:
-    """The institutions × domains matrix of ``campaign_id`` in the actor's scope."""
+    """The institutions × domains matrix of ``campaign_id`` in the actor's scope.
+
+    Kept per process under the database's score stamp (read first, in the same transaction,
+    so that a write committed meanwhile can only make the cached value newer than its key):
+    any write to what it is computed from, by any process or path, changes the key. The
+    result is shared between requests: callers must not modify it."""
+    # The checks the computation makes, made before any cached figure is returned.
+    campaign_service.require_campaign(session=session, actor=actor, campaign_id=campaign_id)
+    actor.require(P.ASSESSMENT_READ)
+    actor.require(RegistryPermission.INSTITUTION_READ)
+    stamp = current_stamp(session)
+    key = (campaign_id, actor.is_national, None if actor.is_national else actor.institution_id,
+           actor.language, stamp)
+    found = _HEATMAPS.get(key) if stamp is not None else None
+    if found is None:
+        found = compute_heatmap(session=session, actor=actor, campaign_id=campaign_id)
+        if stamp is not None:
+            _HEATMAPS.put(key, found)
+    return found
+
+
+def compute_heatmap(*, session: Session, actor: Actor, campaign_id: int) -> Heatmap:
+    """The heatmap of ``campaign_id`` computed afresh (:func:`heatmap` without its cache)."""
     matrix = _Matrix(session, actor, campaign_id)
     domain_ids = [d[0] for d in matrix.domains]
     rows = []
