@@ -29,6 +29,11 @@ PERSONS = 2_000
 FINGER_PERSONS = 30
 
 
+def _progress(message: str, started: float) -> None:
+    """A line on stderr, so a test that times out shows how far the driver got."""
+    print(f"[{time.monotonic() - started:6.1f} s] {message}", file=sys.stderr, flush=True)
+
+
 def main(temp_dir: str) -> dict[str, Any]:
     """Start the cluster, run the checks, always stop it; the report."""
     ray_bin = str(Path(sys.executable).with_name("ray"))
@@ -45,26 +50,30 @@ def main(temp_dir: str) -> dict[str, Any]:
     try:
         _ray_start(ray_bin, "--head", f"--port={PORT}", "--include-dashboard=false",
                    f"--temp-dir={temp_dir}", *common)
+        _progress("head node started", started)
         _ray_start(ray_bin, f"--address={ADDRESS}", f"--temp-dir={temp_dir}", *common)
         report["cluster_started_s"] = round(time.monotonic() - started, 1)
-        report.update(_checks())
+        _progress("second node started", started)
+        report.update(_checks(started))
     finally:
+        _progress("stopping the cluster", started)
         stopped = subprocess.run([ray_bin, "stop", "--force"], capture_output=True, text=True,
-                                 timeout=120)
+                                 timeout=180)
         report["ray_stop_rc"] = stopped.returncode
         report["total_s"] = round(time.monotonic() - started, 1)
     return report
 
 
 def _ray_start(ray_bin: str, *args: str) -> None:
+    # Generous: on a loaded two-core machine a node takes a minute or more to come up.
     done = subprocess.run([ray_bin, "start", *args], capture_output=True, text=True,
-                          timeout=120)
+                          timeout=240)
     if done.returncode:
         raise RuntimeError(f"ray start {' '.join(args)} failed: {done.stdout[-2000:]}"
                            f"{done.stderr[-2000:]}")
 
 
-def _checks() -> dict[str, Any]:
+def _checks(started: float) -> dict[str, Any]:
     import ray
 
     from lakana.biometry.matching.ray_shards import RayShardedGallery
@@ -84,7 +93,8 @@ def _checks() -> dict[str, Any]:
         ids = np.arange(PERSONS) + 100
         single = Shard()
         single.insert_batch(ids, faces, fingers)
-        gallery = RayShardedGallery(2, timeout=60)
+        _progress("driver connected; reference shard filled", started)
+        gallery = RayShardedGallery(2, timeout=180)
         try:
             actors = gallery._actors
             report["actor_nodes"] = ray.get([a.__ray_call__.remote(
@@ -92,6 +102,7 @@ def _checks() -> dict[str, Any]:
             report["placement"] = gallery.placement()
             gallery.insert_batch(ids, faces, fingers)
             report["counts"] = gallery.counts()
+            _progress("gallery spread over both nodes", started)
             probes = [(noisy(faces[i], i), fingers[i]) for i in (0, 7, 29)] + \
                 [(noisy(faces[i], i), None) for i in (500, 1999)] + [(None, fingers[4])]
             same = 0
@@ -102,6 +113,7 @@ def _checks() -> dict[str, Any]:
                     same += [(c.reference_id, round(c.score, 4)) for c in found] == \
                         [(c.reference_id, round(c.score, 4)) for c in expected]
             report["searches"], report["same_as_unsharded"] = 2 * len(probes), same
+            _progress("searches compared", started)
             report["mate_first"] = gallery.search(probes[1][0], probes[1][1], 1)[0].reference_id
             report["bytes_per_million"] = gallery.bytes_per_million()
             # A killed actor is a clear error, then a restart from a snapshot heals it.
