@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from lakana.biometry import enrollment as intake
 from lakana.biometry import runtime
 from lakana.biometry.permissions import BiometryPermission as P
+from lakana.biometry.registry_search import registry_gallery
 from lakana.biometry.schemas import EnrollmentPacket
 from lakana.core.audit.ledger import record_read
 from lakana.core.auth.deps import CurrentActor, DbSession, get_settings
@@ -120,7 +121,8 @@ async def submit_enrollment(request: Request, response: Response, session: DbSes
     def submit() -> intake.IntakeResult:
         return intake.submit_packet(session=session, actor=actor,
                                     store=runtime.keystore(settings),
-                                    engine=runtime.engine(settings), packet=packet)
+                                    engine=runtime.engine(settings), packet=packet,
+                                    gallery=registry_gallery(settings))
 
     try:
         result = await run_in_threadpool(submit)

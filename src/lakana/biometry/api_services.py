@@ -18,6 +18,7 @@ from fastapi import APIRouter, Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
 
 from lakana.biometry import relying, runtime
+from lakana.biometry.registry_search import registry_gallery
 from lakana.biometry.relying import (
     AttributesIn,
     AttributesOut,
@@ -71,9 +72,10 @@ def verify(request: Request, client: CurrentService, session: DbSession,
 def identify(request: Request, client: CurrentService, session: DbSession,
              body: IdentifyIn) -> IdentifyOut:
     """1:N search of fingers among active persons (pseudonyms for this service)."""
+    settings = get_settings(request)
     return relying.identify(session=session, session_factory=_factory(request),
-                            store=runtime.keystore(get_settings(request)),
-                            engine=runtime.engine(get_settings(request)), client=client, data=body)
+                            store=runtime.keystore(settings), engine=runtime.engine(settings),
+                            client=client, data=body, gallery=registry_gallery(settings))
 
 
 @router.post("/relying/attributes")

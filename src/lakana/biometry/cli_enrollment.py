@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from lakana.biometry import enrollment as intake
 from lakana.biometry import runtime
 from lakana.biometry.api_enrollment import MAX_PACKET_BYTES
+from lakana.biometry.registry_search import registry_gallery
 from lakana.biometry.schemas import EnrollmentPacket
 from lakana.core.auth.rbac import Actor, system_actor
 from lakana.core.cli_support import cli_settings, cli_transaction, echo_json, fail, friendly_errors
@@ -49,7 +50,8 @@ def submit(
             result = intake.submit_packet(session=session, actor=_actor(),
                                           store=runtime.keystore(settings),
                                           engine=runtime.engine(settings), packet=packet,
-                                          deduplicate=not no_dedup)
+                                          deduplicate=not no_dedup,
+                                          gallery=registry_gallery(settings))
     except LakanaError as exc:
         # The refused transaction was rolled back; the refusal is ledgered in its own.
         with cli_transaction(settings) as session:

@@ -32,6 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from lakana.biometry import persons
+from lakana.biometry.abis.resident import ResidentGallery
 from lakana.biometry.engine import (
     AcquisitionError,
     FaceSample,
@@ -250,9 +251,11 @@ def _replay(*, session: Session, actor: Actor, enrollment: Enrollment) -> Intake
 
 def submit_packet(*, session: Session, actor: Actor, store: MasterKeyStore,
                   engine: MatchingEngine, packet: EnrollmentPacket,
-                  deduplicate: bool = True) -> IntakeResult:
+                  deduplicate: bool = True, gallery: ResidentGallery | None = None
+                  ) -> IntakeResult:
     """Take in one enrollment packet (see the module's documentation); every refusal
-    raises before anything is written, so the caller's rollback leaves nothing behind."""
+    raises before anything is written, so the caller's rollback leaves nothing behind.
+    ``gallery``: the resident gallery deduplication searches (None: the sealed one)."""
     actor.require(P.ENROL)
     digest = packet_digest(packet)
     existing = session.scalar(select(Enrollment).where(Enrollment.packet_id == packet.packet_id))
@@ -314,7 +317,7 @@ def submit_packet(*, session: Session, actor: Actor, store: MasterKeyStore,
         from lakana.biometry import lifecycle
 
         state = lifecycle.deduplicate(session=session, actor=actor, store=store,
-                                      engine=engine, enrollment=enrollment)
+                                      engine=engine, enrollment=enrollment, gallery=gallery)
     return IntakeResult(enrollment_id=enrollment.id, person_id=person.id, state=state,
                         replayed=False, quality=quality)
 

@@ -13,14 +13,14 @@ import datetime as dt
 import importlib
 import io
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lakana.biometry import persons
+from lakana.biometry import persons, registry_search
+from lakana.biometry.abis.resident import ResidentGallery
 from lakana.biometry.engine import MatchingEngine, Probe
 from lakana.biometry.models import (
     Adjudication,
@@ -63,23 +63,15 @@ def _person_ledger(session: Session, actor: Actor, action: str, person: Person,
 
 
 # -- deduplication ---------------------------------------------------------------------------
-def _gallery(session: Session, store: MasterKeyStore, exclude: int
-             ) -> Iterator[tuple[int, Probe]]:
-    """Active persons (other than ``exclude``) with their active captures, lazily."""
-    ids = session.scalars(select(Person.id).where(Person.status == "active",
-                                                  Person.id != exclude).order_by(Person.id))
-    for person_id in list(ids):
-        probe = persons.probe_of(session=session, store=store, person_id=person_id)
-        if probe.fingers or probe.face:
-            yield person_id, probe
-
-
 def deduplicate(*, session: Session, actor: Actor, store: MasterKeyStore,
-                engine: MatchingEngine, enrollment: Enrollment) -> str:
+                engine: MatchingEngine, enrollment: Enrollment,
+                gallery: ResidentGallery | None = None) -> str:
     """Search the enrollment's captures against every issued identity and move it on:
     ``issued`` (no candidate), ``adjudication`` (an :class:`Adjudication` lists the
     candidates) or, for an update, ``updated`` / ``rejected`` (the new prints must match the
-    person's own). Returns the enrollment's new state."""
+    person's own). ``gallery``: the resident gallery of issued identities
+    (:func:`lakana.biometry.registry_search.registry_gallery`), or None to open every
+    sealed capture. Returns the enrollment's new state."""
     actor.require(P.ENROL)
     if enrollment.state not in ("received", "pending_dedup"):
         raise Conflict("This enrollment has already been processed (state %(state)s).",
@@ -90,7 +82,8 @@ def deduplicate(*, session: Session, actor: Actor, store: MasterKeyStore,
     if enrollment.kind == "update":
         return _update(session=session, actor=actor, store=store, engine=engine,
                        enrollment=enrollment, person=person, probe=probe)
-    candidates = engine.identify(probe, _gallery(session, store, person.id))
+    candidates = registry_search.identify(session=session, store=store, engine=engine,
+                                          probe=probe, gallery=gallery, exclude=person.id)
     now = _now()
     if not candidates:
         enrollment.state = "issued"
@@ -146,6 +139,8 @@ def _update(*, session: Session, actor: Actor, store: MasterKeyStore, engine: Ma
             capture.active = False
     for capture in new:
         capture.active = True
+    # Only captures changed: the new updated_at tells resident galleries to reload them.
+    person.updated_at = _now()
     enrollment.state = "updated"
     _ledger_enrollment(session, actor, "update", enrollment, score=result.score,
                        replaced=sorted(f"{m}:{p}" for m, p in replaced))

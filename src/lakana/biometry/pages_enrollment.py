@@ -24,6 +24,7 @@ from starlette.datastructures import FormData, UploadFile
 from lakana.biometry import enrollment as intake
 from lakana.biometry import runtime
 from lakana.biometry.permissions import BiometryPermission as P
+from lakana.biometry.registry_search import registry_gallery
 from lakana.biometry.schemas import REGIONS, EnrollmentPacket
 from lakana.core.auth.deps import CurrentActor, DbSession, get_settings
 from lakana.core.errors import Invalid, LakanaError
@@ -129,7 +130,8 @@ def enroll(request: Request, session: DbSession, actor: CurrentActor, form: Form
         packet = packet_from_form(form, values)
         result = intake.submit_packet(session=session, actor=actor,
                                       store=runtime.keystore(get_settings(request)),
-                                      engine=runtime.engine(get_settings(request)), packet=packet)
+                                      engine=runtime.engine(get_settings(request)), packet=packet,
+                                      gallery=registry_gallery(get_settings(request)))
     except ValidationError as exc:
         session.rollback()
         problem = "; ".join(validation_message(dict(e)) for e in exc.errors())

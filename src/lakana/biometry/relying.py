@@ -32,7 +32,6 @@ import hashlib
 import logging
 import secrets
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -48,7 +47,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from lakana.biometry import persons
+from lakana.biometry import persons, registry_search
+from lakana.biometry.abis.resident import ResidentGallery
 from lakana.biometry.engine import FingerSample, MatchingEngine, Probe
 from lakana.biometry.models import Person, RelyingService, ServiceAccess
 from lakana.biometry.permissions import BiometryPermission as P
@@ -776,17 +776,11 @@ def pseudonym(store: MasterKeyStore, client: ServiceClient, person_id: int) -> s
     return blind_index(store, f"relying-service:{client.code}", str(person_id))[:32]
 
 
-def _gallery(session: Session, store: MasterKeyStore) -> Iterator[tuple[int, Probe]]:
-    ids = list(session.scalars(select(Person.id).where(Person.status == "active")
-                               .order_by(Person.id)))
-    for person_id in ids:
-        yield person_id, persons.probe_of(session=session, store=store, person_id=person_id)
-
-
 def identify(*, session: Session, session_factory: sessionmaker[Session],
              store: MasterKeyStore, engine: MatchingEngine, client: ServiceClient,
-             data: IdentifyIn) -> IdentifyOut:
-    """1:N over active persons: whether the fingers are known, as service pseudonyms.
+             data: IdentifyIn, gallery: ResidentGallery | None = None) -> IdentifyOut:
+    """1:N over active persons (through the resident ``gallery`` when one is given): whether
+    the fingers are known, as service pseudonyms.
 
     The answer is what voter roll deduplication needs and no more: two roll entries that
     come back with the same pseudonym are one person; no number, name or score is given.
@@ -799,8 +793,9 @@ def identify(*, session: Session, session_factory: sessionmaker[Session],
                                          image_base64=f.image_base64,
                                          iso_template_base64=f.iso_template_base64,
                                          ppi=f.ppi).iso_template for f in data.fingers}
-    candidates = engine.identify(Probe(fingers=fingers), _gallery(session, store),
-                                 max_results=MAX_CANDIDATES)
+    candidates = registry_search.identify(session=session, store=store, engine=engine,
+                                          probe=Probe(fingers=fingers), gallery=gallery,
+                                          max_results=MAX_CANDIDATES)
     if not candidates:
         _access(session, client, operation="identify", outcome="no_match", person_id=None,
                 details={"fingers": sorted(fingers)})

@@ -97,10 +97,11 @@ class Settings(BaseSettings):
         default=None, description="PEM RSA private key of the ABIS partner, to decrypt "
         "MOSIP's encrypted data share.")
     biometry_abis_shards: int = Field(
-        default=0, ge=0, le=64, description="Worker processes holding the ABIS gallery in "
-        "memory (a sharded candidate search, the short list re-scored with Bozorth3), kept "
-        "in step with the database before each Identify. 0: every Identify opens the whole "
-        "sealed gallery.")
+        default=0, ge=0, le=64, description="Worker processes holding each gallery in "
+        "memory (the ABIS references; the registry's issued identities, searched by "
+        "deduplication and by relying services' identification): a sharded candidate "
+        "search whose short list is re-scored with Bozorth3, kept in step with the database "
+        "before each search. 0: every search opens the whole sealed gallery.")
     biometry_face_encoder: str = Field(
         default="", description="Face encoder of the matching engine, by entry point name "
         "('dlib' is built in; a licensed model's package adds its own). Empty: faces are "

@@ -1,6 +1,11 @@
-"""The ABIS gallery held in memory by worker processes (``LAKANA_BIOMETRY_ABIS_SHARDS``).
+"""Galleries held in memory by worker processes (``LAKANA_BIOMETRY_ABIS_SHARDS``).
 
-One :class:`ResidentGallery` per process and database, built lazily on the first Identify:
+Two galleries use it: the ABIS references (namespace ``abis``, keyed by the insert's request
+id) and the registry's issued identities (namespace ``registry``, searched by deduplication
+and by the relying services' identification, keyed by the person's ``updated_at``).
+
+One :class:`ResidentGallery` per process, database and namespace, built lazily on the first
+search:
 a :class:`~lakana.biometry.matching.shards.ShardedGallery` of ``n`` worker processes holding
 each reference's finger templates as MCC and, when the engine has a face encoder, its face
 vector. It only proposes a short list; the caller re-scores that list with the engine's own
@@ -25,7 +30,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from lakana.biometry.engine import AcquisitionError, MatchingEngine, Probe
+from lakana.biometry.engine import AcquisitionError, Candidate, MatchingEngine, Probe
 from lakana.biometry.matching.shards import ShardCandidate, ShardedGallery
 
 log = logging.getLogger("lakana.biometry.abis")
@@ -35,17 +40,21 @@ LOAD_BATCH = 1000
 #: The face vectors' dimension the shards hold (the face index's).
 FACE_DIM = 128
 
+#: Candidates the gallery proposes for re-scoring (or ``max_results`` if more).
+SHORTLIST = 50
+
 #: Loads the probes of the given reference pks: the caller opens the sealed samples.
 Loader = Callable[[list[int]], Iterable[tuple[int, Probe]]]
 
-_galleries: dict[tuple[str, int], ResidentGallery] = {}
+_galleries: dict[tuple[str, int, str], ResidentGallery] = {}
 _galleries_lock = threading.Lock()
 
 
-def resident_gallery(database_url: str, n_shards: int) -> ResidentGallery:
-    """This process's gallery for a database (created empty; its workers start with the
-    first search)."""
-    key = (database_url, n_shards)
+def resident_gallery(database_url: str, n_shards: int, namespace: str = "abis"
+                     ) -> ResidentGallery:
+    """This process's gallery of ``namespace`` for a database (created empty; its workers
+    start with the first search)."""
+    key = (database_url, n_shards, namespace)
     with _galleries_lock:
         gallery = _galleries.get(key)
         if gallery is None:
@@ -102,6 +111,26 @@ class ResidentGallery:
                 self._drop()
                 raise
 
+    def identify(self, probe: Probe, *, current: Mapping[int, str], load: Loader,
+                 engine: MatchingEngine, max_results: int, exclude: int | None = None,
+                 shortlist: int = SHORTLIST) -> list[Candidate]:
+        """What :meth:`MatchingEngine.identify` answers over ``current`` (less ``exclude``):
+        the shards propose a short list (``shortlist``, or ``max_results`` if more) that
+        alone is unsealed (``load``) and re-scored with :meth:`MatchingEngine.compare`.
+        Raises :class:`~lakana.biometry.matching.shards.ShardError` as :meth:`search`."""
+        k = max(shortlist, max_results) + (1 if exclude is not None else 0)
+        proposed = [c.reference_id for c in self.search(
+            probe, current=current, load=load, engine=engine, k=k)
+            if c.reference_id != exclude and c.reference_id in current]
+        found: list[Candidate] = []
+        for reference_pk, reference in load(proposed):
+            result = engine.compare(probe, reference)
+            if result.score >= engine.match_threshold:
+                found.append(Candidate(reference_id=reference_pk, score=result.score,
+                                       scores=result.scores))
+        found.sort(key=lambda c: (-c.score, c.reference_id))
+        return found[:max_results]
+
     def close(self) -> None:
         """Stop the workers; the next search starts them again and reloads everything."""
         with self._lock:
@@ -139,7 +168,7 @@ class ResidentGallery:
             # A reference without a usable sample is held too, so it is not read again.
             self._held.update((pk, current[pk]) for pk in batch)
         if stale or missing:
-            log.info("ABIS resident gallery: %d loaded, %d dropped, %d held", len(missing),
+            log.info("Resident gallery: %d loaded, %d dropped, %d held", len(missing),
                      len(stale), len(self._held))
         return shards
 
@@ -154,7 +183,7 @@ def _mcc_fingers(fingers: Mapping[int, bytes]) -> dict[int, bytes]:
         try:
             found[int(position)] = mcc_from_iso(template).to_bytes()
         except (AcquisitionError, ValueError) as exc:
-            log.warning("ABIS resident gallery: a finger template at position %s is left "
+            log.warning("Resident gallery: a finger template at position %s is left "
                         "out of the candidate search (%s)", position, exc)
     return found
 

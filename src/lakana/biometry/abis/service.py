@@ -464,23 +464,12 @@ def _identify_resident(*, session: Session, settings: Settings, store: MasterKey
                        engine: MatchingEngine, probe: Probe, probe_pk: int | None,
                        current: dict[int, str], max_results: int) -> list[Candidate]:
     """What :meth:`MatchingEngine.identify` answers, with the resident sharded gallery
-    proposing a short list (:data:`SHORTLIST` or ``max_results`` if more) that alone is
-    unsealed and re-scored with :meth:`MatchingEngine.compare`."""
+    proposing the short list that alone is unsealed and re-scored."""
     gallery = resident_gallery(settings.effective_database_url,
-                               settings.biometry_abis_shards)
-    k = max(SHORTLIST, max_results) + (1 if probe_pk is not None else 0)
-    shortlist = [c.reference_id for c in gallery.search(
-        probe, current=current, engine=engine, k=k,
-        load=lambda pks: _reference_probes(session, store, pks))
-        if c.reference_id != probe_pk and c.reference_id in current]
-    found: list[Candidate] = []
-    for reference_pk, reference in _reference_probes(session, store, shortlist):
-        result = engine.compare(probe, reference)
-        if result.score >= engine.match_threshold:
-            found.append(Candidate(reference_id=reference_pk, score=result.score,
-                                   scores=result.scores))
-    found.sort(key=lambda c: (-c.score, c.reference_id))
-    return found[:max_results]
+                               settings.biometry_abis_shards, "abis")
+    return gallery.identify(probe, current=current, engine=engine, max_results=max_results,
+                            exclude=probe_pk, shortlist=SHORTLIST,
+                            load=lambda pks: _reference_probes(session, store, pks))
 
 
 def _modalities(scores: dict[str, float]) -> list[dict[str, Any]]:
