@@ -4,7 +4,7 @@ PYTEST ?= $(UV) run pytest
 # pytest-xdist workers: one per core (each has its own SQLite files or PostgreSQL database)
 WORKERS ?= auto
 
-.PHONY: setup demo serve test test-sqlite test-postgres test-e2e lint bench clean
+.PHONY: setup demo serve test test-sqlite test-postgres test-e2e test-cluster lint bench clean
 
 setup:                          ## install uv (if missing) and the locked dependencies
 	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --quiet "uv==0.13.8"
@@ -22,15 +22,20 @@ lint: setup                     ## ruff, mypy (strict on src), import-linter con
 	$(UV) run lint-imports
 
 test-sqlite: setup
-	$(PYTEST) -q -n $(WORKERS) -m "not e2e" --cov --cov-report=term:skip-covered
+	$(PYTEST) -q -n $(WORKERS) -m "not e2e and not cluster" --cov --cov-report=term:skip-covered
 
 test-postgres: setup
-	scripts/with-postgres.sh $(PYTEST) -q -n $(WORKERS) -m "not e2e" -p no:randomly
+	scripts/with-postgres.sh $(PYTEST) -q -n $(WORKERS) -m "not e2e and not cluster" -p no:randomly
 
 test-e2e: setup
 	$(PYTEST) -q -m e2e
 
-test: lint test-sqlite test-postgres test-e2e   ## the whole suite: lint, SQLite, PostgreSQL, browser
+# The Ray cluster test on its own: it starts some fifteen processes, too many to share two
+# cores with the xdist workers and stay within its time limits.
+test-cluster: setup
+	$(PYTEST) -q -m cluster -p no:randomly
+
+test: lint test-sqlite test-postgres test-e2e test-cluster   ## the whole suite: lint, SQLite, PostgreSQL, browser, Ray cluster
 
 bench: setup                    ## benchmarks: each prints a table against its baseline
 	@command -v wrk >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } || true

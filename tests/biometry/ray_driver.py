@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -34,10 +35,44 @@ def _progress(message: str, started: float) -> None:
     print(f"[{time.monotonic() - started:6.1f} s] {message}", file=sys.stderr, flush=True)
 
 
+def _reset_signals() -> None:
+    """Default dispositions and an empty mask: Ray's daemons and workers inherit them, and a
+    test process may have left a signal ignored or blocked (inherited across exec)."""
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    for number in signal.valid_signals():
+        if number in (signal.SIGKILL, signal.SIGSTOP):
+            continue
+        try:
+            signal.signal(number, signal.SIG_DFL)
+        except (OSError, ValueError):
+            continue
+
+
+def ray_errors(temp_dir: str) -> str:
+    """The error lines of the cluster's logs (raylets, GCS, workers), for a failed run."""
+    lines: list[str] = []
+    for log in sorted(Path(temp_dir).glob("session_*/logs/*")):
+        if not log.is_file() or log.suffix not in (".out", ".err", ".log"):
+            continue
+        try:
+            text = log.read_text(errors="replace")
+        except OSError:
+            continue
+        picked = [line for line in text.splitlines()
+                  if " E " in line or "Error" in line or "Traceback" in line
+                  or (log.suffix == ".err" and line.strip())]
+        lines += [f"{log.name}: {line[:300]}" for line in picked[-8:]]
+    return "\n".join(lines[-80:])
+
+
 def main(temp_dir: str) -> dict[str, Any]:
     """Start the cluster, run the checks, always stop it; the report."""
+    _reset_signals()
     ray_bin = str(Path(sys.executable).with_name("ray"))
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    # The cluster's daemons read it too: under `uv run` (make test) they would otherwise
+    # start each worker through `uv run`, which fails offline (workers die at start).
+    os.environ["RAY_ENABLE_UV_RUN_RUNTIME_ENV"] = "0"
     # A private home: Ray reads ~/.ray (an auth token another local cluster may have left).
     home = Path(temp_dir) / "home"
     home.mkdir(parents=True, exist_ok=True)
@@ -55,6 +90,9 @@ def main(temp_dir: str) -> dict[str, Any]:
         report["cluster_started_s"] = round(time.monotonic() - started, 1)
         _progress("second node started", started)
         report.update(_checks(started))
+    except BaseException:
+        _progress(f"failed; the cluster's error lines:\n{ray_errors(temp_dir)}", started)
+        raise
     finally:
         _progress("stopping the cluster", started)
         stopped = subprocess.run([ray_bin, "stop", "--force"], capture_output=True, text=True,
@@ -97,8 +135,11 @@ def _checks(started: float) -> dict[str, Any]:
         gallery = RayShardedGallery(2, timeout=180)
         try:
             actors = gallery._actors
+            # Bounded: actors that never start fail the run with the cluster's errors.
             report["actor_nodes"] = ray.get([a.__ray_call__.remote(
-                lambda _self: ray.get_runtime_context().get_node_id()) for a in actors])
+                lambda _self: ray.get_runtime_context().get_node_id()) for a in actors],
+                timeout=300)
+            _progress("both shard actors are up", started)
             report["placement"] = gallery.placement()
             gallery.insert_batch(ids, faces, fingers)
             report["counts"] = gallery.counts()

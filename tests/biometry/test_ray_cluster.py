@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.biometry.ray_driver import ray_errors
+
 DRIVER = Path(__file__).with_name("ray_driver.py")
 ROOT = DRIVER.parents[2]
 
@@ -55,9 +57,13 @@ def _kill(pids: list[int]) -> None:
 def _run_driver(temp_dir: str, timeout: float) -> tuple[int, str, str]:
     """Run the driver; on timeout kill it and every process of its cluster, then fail with
     the driver's progress lines (its stderr) so the stuck phase is visible."""
+    # A clean environment: nothing a test process has set leaks into Ray's daemons.
+    env = {name: os.environ[name] for name in ("PATH", "LANG", "LC_ALL", "TZ")
+           if name in os.environ}
     driver = subprocess.Popen(["unshare", "-n", sys.executable, str(DRIVER), temp_dir],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              cwd=ROOT, start_new_session=True)
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env,
+                              start_new_session=True)
     try:
         out, err = driver.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -65,18 +71,15 @@ def _run_driver(temp_dir: str, timeout: float) -> tuple[int, str, str]:
         _kill(_leftovers(temp_dir))
         out, err = driver.communicate()
         pytest.fail(f"the Ray driver took more than {timeout:.0f} s; its progress:\n"
-                    f"{err[-3000:]}")
+                    f"{err[-3000:]}\nthe cluster's error lines:\n{ray_errors(temp_dir)}")
     return driver.returncode, out, err
 
 
+@pytest.mark.cluster
 def test_shards_on_a_two_node_loopback_cluster() -> None:
     reason = _namespaces_allowed()
     if reason:
         pytest.skip(reason)
-    if os.environ.get("LAKANA_TEST_DATABASE_URL"):
-        # No database is involved: the SQLite pass runs it, the PostgreSQL pass need not
-        # start a second cluster on a two-core machine.
-        pytest.skip("database-independent; run in the SQLite pass")
     # Given a two-node Ray cluster in a namespace with only loopback (short path: Ray's
     # Unix sockets live under it)
     temp_dir = f"/tmp/lkray-{uuid.uuid4().hex[:8]}"

@@ -232,7 +232,11 @@ def test_a_killed_worker_is_a_clear_error_then_restarts_from_a_snapshot(
 
 
 def test_a_stuck_worker_times_out(faces: NDArray[np.float32]) -> None:
-    with ShardedGallery(2, timeout=1.0) as sharded:
+    with ShardedGallery(2, timeout=60) as sharded:
+        # Given both workers up (on a loaded machine a spawned worker takes seconds to
+        # start), then a 1 s timeout
+        assert sharded.counts() == [0, 0]
+        sharded.timeout = 1.0
         # When a worker stops answering (SIGSTOP)
         pid = sharded.pids()[0]
         assert pid is not None

@@ -15,6 +15,7 @@ Ray is imported here only, when a gallery is built: ``import lakana`` does not l
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -32,6 +33,10 @@ class RayShardedGallery(ShardedGalleryBase):
     def __init__(self, n_shards: int, *, address: str | None = None,
                  nodes: Sequence[str] | None = None, timeout: float = 120.0,
                  num_cpus: float = 1.0, dim: int = 128) -> None:
+        # Under `uv run` (make serve, make demo) Ray would start every worker through
+        # `uv run` again, which resolves the project and fails offline: the workers die at
+        # start. Workers use this installed environment instead. Read when Ray is imported.
+        os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
         import ray
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
