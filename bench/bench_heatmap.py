@@ -10,24 +10,31 @@ out of the garbage collector as ``lakana serve`` does) of:
 * ``scoring.service.compute_heatmap``, the heatmap computed afresh (campaign check, one
   grouped query institution × domain, institution names through the registry service,
   national and per-domain figures);
-* ``scoring.service.heatmap``: the same through its per-process cache, keyed by the score
-  stamp that database triggers change on every write (one-row query on each call);
+* ``scoring.service.heatmap``: the same through its per-process cache, checked against the
+  score stamp that database triggers change on every write (one-row query on each call);
 * the heatmap page as users hit it repeatedly: what the page handler does (campaign, cached
   heatmap, template rendered), without the HTTP and log-in layers;
-* the heatmap page right after a write: before each timed call, one answer is changed and
-  committed on another connection (not timed), so every call recomputes the heatmap and its
-  cells' markup: the cost of the first view after any change (with the raw query timed the
-  same way, as databases re-read pages another connection wrote);
+* the heatmap page right after a write: before each timed call, one answer (of another
+  institution each time) is changed and committed on another connection (not timed), so
+  every call reads the stamps, recomputes that institution's row (its cells read again with
+  the grouped query limited to it, the national and per-domain figures derived again from
+  all rows) and renders its markup: the cost of the first view after an answer, an override
+  or an assessment changed (with the raw query timed the same way, as databases re-read
+  pages another connection wrote);
+* the heatmap page right after a requirement's weight changed (committed the same way):
+  every row depends on it, so every call recomputes the whole heatmap and its markup, as
+  after any write to requirements, domains or institutions;
 * ``scoring.service.scores`` (the matrix plus the per-requirement / CSF query; not cached).
 
 PostgreSQL: ``LAKANA_BENCH_PG_URL`` (else ``LAKANA_TEST_DATABASE_URL``, which
 ``scripts/with-postgres.sh`` exports) names a server where the bench may create and drop a
 database of its own; without one the PostgreSQL rows are skipped with the reason.
 
-Prints a Markdown table (p50 / p95 in ms, ratio of p95 to the raw query's p95 on the same
-database). Goal: the heatmap page as users hit it repeatedly ≤ 1.5 × raw and < 300 ms; the
-row after a write shows what the first view after a change costs. Usage: ``uv run python
-bench/bench_heatmap.py`` or ``scripts/with-postgres.sh uv run python bench/bench_heatmap.py``.
+Prints a Markdown table (p50 / p95 in ms, ratio to the raw query on the same database).
+Goal: the heatmap page, as users hit it repeatedly and right after a write, ≤ 1.5 × raw
+(p95) and < 300 ms; the row after a requirement change shows what a full recompute costs.
+Usage: ``uv run python bench/bench_heatmap.py`` or ``scripts/with-postgres.sh uv run python
+bench/bench_heatmap.py``.
 """
 
 from __future__ import annotations
@@ -65,6 +72,7 @@ FIRST_ANSWER = (CAMPAIGN_ID - 1) * INSTITUTIONS * REQUIREMENTS + 1
 RAW_NAME = "raw SQL (one grouped query)"
 PAGE_NAME = "heatmap page, repeated (campaign, cached heatmap, template)"
 AFTER_WRITE_NAME = "heatmap page right after a write (recomputed)"
+AFTER_CATALOG_NAME = "heatmap page right after a requirement write (all rows recomputed)"
 STATUSES = ["implemented", "partial", "not_implemented", "not_applicable", None]
 
 RAW = """
@@ -155,13 +163,28 @@ def _time(call: Callable[[], object]) -> tuple[float, float]:
     return statistics.median(samples), statistics.quantiles(samples, n=20)[18]
 
 
-def _time_after_write(engine: Engine, call: Callable[[], object]) -> tuple[float, float]:
-    """Like :func:`_time`, with one answer changed and committed (not timed) before each call."""
+def _answer_write(run: int) -> tuple[str, dict[str, int]]:
+    """One answer of the measured campaign, of another institution on each run."""
+    return ("UPDATE compliance_answer SET maturity = :m WHERE id = :id",
+            {"m": run % 6, "id": FIRST_ANSWER + run * REQUIREMENTS})
+
+
+def _requirement_write(run: int) -> tuple[str, dict[str, int]]:
+    """One requirement's weight (restored by :func:`measure` afterwards)."""
+    return ("UPDATE compliance_requirement SET weight = :w WHERE id = :id",
+            {"w": 1 + (run + 1) % 3, "id": 1 + run % REQUIREMENTS})
+
+
+def _time_after_write(engine: Engine, call: Callable[[], object],
+                      write: Callable[[int], tuple[str, dict[str, int]]] = _answer_write,
+                      ) -> tuple[float, float]:
+    """Like :func:`_time`, with ``write(run)`` committed on another connection (not timed)
+    before each call."""
     samples = []
     for run in range(RUNS + 1):
+        statement, params = write(run)
         with engine.begin() as conn:
-            conn.execute(text("UPDATE compliance_answer SET maturity = :m WHERE id = :id"),
-                         {"m": run % 6, "id": FIRST_ANSWER + run * REQUIREMENTS})
+            conn.execute(text(statement), params)
         start = time.perf_counter()
         call()
         if run:  # the first is the warm-up
@@ -180,6 +203,13 @@ def _page(session: Session, actor: Actor, env: jinja2.Environment) -> str:
     return env.get_template("compliance/scoring/heatmap.html").render(
         request=SimpleNamespace(url=SimpleNamespace(path="/")), actor=None, user=None,
         navigation=False, csrf_token="x", menu=[], language="fr", **context)
+
+
+def _same(a: service.Heatmap, b: service.Heatmap) -> bool:
+    """Whether two heatmaps hold the same figures."""
+    return (a.national == b.national and a.domains == b.domains
+            and [(r.institution_id, r.acronym, r.total, r.cells) for r in a.rows]
+            == [(r.institution_id, r.acronym, r.total, r.cells) for r in b.rows])
 
 
 def measure(engine: Engine) -> tuple[dict[str, tuple[float, float]], float]:
@@ -220,10 +250,19 @@ def measure(engine: Engine) -> tuple[dict[str, tuple[float, float]], float]:
             PAGE_NAME: _time(lambda: _page(session, actor, env)),
             "raw SQL right after a write": _time_after_write(
                 engine, lambda: _raw(engine, CAMPAIGN_ID)),
-            AFTER_WRITE_NAME: _time_after_write(engine, lambda: _page(session, actor, env)),
-            "service.scores (national, domains, CSF, ministries)": _time(
-                lambda: service.scores(session=session, actor=actor, campaign_id=CAMPAIGN_ID)),
         }
+        results[AFTER_WRITE_NAME] = _time_after_write(engine, lambda: _page(session, actor, env))
+        # The heatmap recomputed row by row through all those writes is the one computed
+        # afresh.
+        assert _same(service.heatmap(session=session, actor=actor, campaign_id=CAMPAIGN_ID),
+                     service.compute_heatmap(session=session, actor=actor,
+                                             campaign_id=CAMPAIGN_ID)), "stale figures"
+        results[AFTER_CATALOG_NAME] = _time_after_write(
+            engine, lambda: _page(session, actor, env), _requirement_write)
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE compliance_requirement SET weight = 1 + id % 3"))
+        results["service.scores (national, domains, CSF, ministries)"] = _time(
+            lambda: service.scores(session=session, actor=actor, campaign_id=CAMPAIGN_ID))
     return results, generated
 
 
@@ -299,11 +338,16 @@ def main() -> None:
     print()
     for db, (results, _generated) in runs.items():
         raw_p95 = results[RAW_NAME][1]
-        p95, cold = results[PAGE_NAME][1], results[AFTER_WRITE_NAME][1]
-        met = p95 <= 1.5 * raw_p95 and p95 < 300
-        print(f"{db}: heatmap page p95 {p95:.1f} ms = {p95 / raw_p95:.2f}× raw "
-              f"(goal ≤ 1.5× and < 300 ms): {'met' if met else 'NOT met'}; right after a "
-              f"write {cold:.1f} ms = {cold / raw_p95:.2f}× raw")
+        verdicts = []
+        for label, name in (("repeated", PAGE_NAME), ("right after a write", AFTER_WRITE_NAME)):
+            p95 = results[name][1]
+            met = p95 <= 1.5 * raw_p95 and p95 < 300
+            verdicts.append(f"{label} p95 {p95:.1f} ms = {p95 / raw_p95:.2f}× raw: "
+                            f"{'met' if met else 'NOT met'}")
+        full = results[AFTER_CATALOG_NAME][1]
+        print(f"{db}: heatmap page (goal ≤ 1.5× raw and < 300 ms) " + "; ".join(verdicts)
+              + f" (after a requirement write, every row recomputed: {full:.1f} ms = "
+              f"{full / raw_p95:.2f}× raw)")
     if skipped:
         print(f"PostgreSQL: skipped ({skipped})")
 
