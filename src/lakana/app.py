@@ -24,6 +24,7 @@ from lakana.core.web.templating import STATIC_DIR, build_environment
 
 def domains() -> list[DomainPlugin]:
     """The domains of this build, in menu order (explicit, no module scanning)."""
+    from lakana.awareness.plugin import PLUGIN as awareness
     from lakana.biometry.plugin import PLUGIN as biometry
     from lakana.compliance.plugin import PLUGIN as compliance
     from lakana.csirt.plugin import PLUGIN as csirt
@@ -31,7 +32,7 @@ def domains() -> list[DomainPlugin]:
     from lakana.monitoring.exposure.plugin import PLUGIN as exposure
     from lakana.registry.plugin import PLUGIN as registry
 
-    return [registry, compliance, csirt, exposure, detection, biometry]
+    return [registry, compliance, csirt, exposure, detection, awareness, biometry]
 
 
 def core_plugins() -> list[DomainPlugin]:

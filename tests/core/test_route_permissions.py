@@ -19,6 +19,7 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from lakana.core.auth.rbac import Role
+from tests.awareness.skills import makers as skills_makers
 from tests.biometry import makers as biometry_makers
 from tests.compliance.campaigns import makers as campaign_makers
 from tests.compliance.remediation.makers import make_action
@@ -529,6 +530,8 @@ OBJECT_MAKERS: dict[str, Callable[[Factory, int], Any]] = {
     "source": lambda f, b: "kev",
     "source_id": _make_syslog_source,  # syslog senders (helper SYSLOG)
     "escalation_id": _make_escalation_rule,  # detection policies
+    "holder_id": skills_makers.make_holder,  # the skills register (awareness/skills/)
+    "certification_id": skills_makers.make_certification,
     # The biometric registry: national objects, not an institution's
     "person_id": biometry_makers.make_person,
     "adjudication_id": biometry_makers.make_adjudication,

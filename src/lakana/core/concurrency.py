@@ -26,3 +26,13 @@ def flush_or_conflict(session: Session) -> None:
     except StaleDataError:
         raise Conflict("This record was changed by someone else meanwhile: reload it and "
                        "apply your change again.") from None
+
+
+def parse_if_match(value: str | None) -> int | None:
+    """The version in an ``If-Match`` header (``"3"``, ``W/"3"`` or ``3``)."""
+    if value is None:
+        return None
+    text = value.strip().removeprefix("W/").strip('"')
+    if not text.isdigit():
+        raise Invalid("The If-Match header must hold the version you read, such as \"3\".")
+    return int(text)

@@ -1,0 +1,1 @@
+"""Culture of digital security: the skills register, training, exercises and awareness."""

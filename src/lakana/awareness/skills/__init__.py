@@ -1,0 +1,1 @@
+"""The skills register: who holds which security role, certifications, staffing gaps."""
