@@ -104,7 +104,9 @@ def create_app(settings: Settings | None = None, **engine_kwargs: Any) -> FastAP
                                include_in_schema=False)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     errors.install(app)
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_upload_bytes)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_upload_bytes,
+                       own_limit_paths=frozenset(path for p in plugins
+                                                 for path in p.own_body_limit_paths))
     app.add_middleware(SecurityHeadersMiddleware, https=settings.https)
     return app
 

@@ -54,6 +54,20 @@ def finger_png(*, crop: tuple[int, int, int, int] | None = None) -> bytes:
     return out.getvalue()
 
 
+def fingertip_png(size: int = 60) -> bytes:
+    """The same fingerprint reduced to a ``size``-pixel square of ridges on a blank card of
+    the same size, as a fingertip barely touching the glass leaves: a valid, contrasted
+    image holding only a few minutiae."""
+    picture = Image.open(io.BytesIO(finger_wsq())).convert("L")
+    card = Image.new("L", picture.size, 255)
+    half = size // 2
+    card.paste(picture.crop((200 - half, 200 - half, 200 + half, 200 + half)),
+               (270 - half, 260 - half))
+    out = io.BytesIO()
+    card.save(out, "PNG")
+    return out.getvalue()
+
+
 def face_png(width: int = 300, height: int = 400) -> bytes:
     """A real portrait photograph fitted to the size (passes the face checks)."""
     return real_face(width, height)
@@ -258,6 +272,8 @@ def _bad_images() -> dict[str, tuple[bytes, str]]:
             "wrong format": (gif.getvalue(), "GIF format"),
             "blank": (blank.getvalue(), "blank"),
             "tiny": (tiny.getvalue(), "60×60"),
+            "too few minutiae": (fingertip_png(), "minutiae were found (at least 12 are "
+                                                  "needed)"),
             "not an image": (b"%PDF-1.4 hello", "corrupt")}
 
 

@@ -97,14 +97,40 @@ def test_refusals_are_clear_ledgered_and_leave_nothing(
     assert "Finger 7" in refused[0].details
 
 
-def test_oversized_packet(api_as: Callable[[User], TestClient], factory: Factory) -> None:
+def test_oversized_packet(api_as: Callable[[User], TestClient], factory: Factory,
+                          session_factory: sessionmaker[Session]) -> None:
+    # Given a packet padded past the size cap
     client = api_as(factory.user(Role.ENROLMENT_AGENT))
+    before = _rows(session_factory)
     body = json.dumps(packet_dict()).encode()
     body = body[:-1] + b', "padding": "' + b"A" * MAX_PACKET_BYTES + b'"}'
+    # When it is sent with its length declared, then streamed without one (chunked)
     answer = client.post(URL, content=body, headers={"Content-Type": "application/json",
                                                      **EN})
-    assert answer.status_code == 413
-    assert "enrollment packet is larger than" in answer.json()["detail"]
+    streamed = client.post(URL, content=iter([body[:1024], body[1024:]]),
+                           headers={"Content-Type": "application/json", **EN})
+    # And one past the application's own body limit (10 MiB), which the global size check
+    # would have refused before the route could ledger it
+    huge = body[:-2] + b"A" * (11 * 1024 * 1024) + b'"}'
+    beyond = client.post(URL, content=huge, headers={"Content-Type": "application/json",
+                                                     **EN})
+    # Then all are refused with a clear reason, ledgered, and nothing is stored
+    for refused in (answer, streamed, beyond):
+        assert refused.status_code == 413
+        assert "enrollment packet is larger than" in refused.json()["detail"]
+    assert "content-length" not in streamed.request.headers
+    assert _rows(session_factory) == before
+    with session_factory() as session:
+        entries = list(session.scalars(select(AuditEntry).where(
+            AuditEntry.action == "biometry.enrollment.refused")))
+    assert len(entries) == 3
+    for entry in entries:
+        details = json.loads(entry.details)
+        assert details["status"] == 413 and details["packet_id"] is None
+        assert details["reason"] == (f"The enrollment packet is larger than "
+                                     f"{MAX_PACKET_BYTES} bytes.")
+        # The ledger keeps why, never what the packet held
+        assert NIN not in entry.details and "AAAA" not in entry.details
 
 
 def test_permissions(api_as: Callable[[User], TestClient], factory: Factory) -> None:

@@ -4,6 +4,7 @@ re-rendering the form with the reason and what was typed."""
 from __future__ import annotations
 
 import html
+import json
 import re
 from collections.abc import Callable
 
@@ -11,7 +12,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from lakana.biometry.models import Enrollment, Person
+from lakana.biometry.models import Capture, Enrollment, Person, SealedObject
+from lakana.biometry.pages_enrollment import MAX_FILE_BYTES
+from lakana.core.audit.models import AuditEntry
 from lakana.core.auth.models import User
 from lakana.core.auth.rbac import Role
 from tests.biometry.test_enrollment import face_png, finger_wsq
@@ -78,6 +81,33 @@ def test_refused_capture_keeps_what_was_typed(login_as: Callable[[User], TestCli
     assert invalid.status_code == 422
     with session_factory() as session:
         assert session.scalar(select(func.count()).select_from(Person)) == 0
+
+
+def test_oversized_file_is_refused_ledgered_and_leaves_nothing(
+        login_as: Callable[[User], TestClient], factory: Factory,
+        session_factory: sessionmaker[Session]) -> None:
+    # Given the station form with a real thumb and a finger file one byte over the limit
+    client = login_as(factory.user(Role.ENROLMENT_AGENT))
+    values = _form(client.get("/biometry/enroll").text)
+    files = {"finger_1": ("thumb.wsq", finger_wsq(), "application/octet-stream"),
+             "finger_2": ("index.png", b"\x89PNG" + b"A" * MAX_FILE_BYTES, "image/png")}
+    # When it is submitted
+    answer = client.post("/biometry/enroll", data=values, files=files)
+    # Then the form comes back with the reason and what was typed
+    assert answer.status_code == 422
+    assert (f"Le fichier index.png dépasse {MAX_FILE_BYTES} octets."
+            in html.unescape(answer.text))
+    assert 'value="Diarra"' in answer.text
+    # And the refusal is ledgered (the reason, not the content), nothing else written
+    with session_factory() as session:
+        for model in (Person, Enrollment, Capture, SealedObject):
+            assert session.scalar(select(func.count()).select_from(model)) == 0
+        entry = session.scalars(select(AuditEntry).where(
+            AuditEntry.action == "biometry.enrollment.refused")).one()
+    details = json.loads(entry.details)
+    assert details["packet_id"] == values["packet_id"] and details["status"] == 422
+    assert details["reason"] == f"The file index.png is larger than {MAX_FILE_BYTES} bytes."
+    assert "ML-1990-55501" not in entry.details and "AAAA" not in entry.details
 
 
 def test_station_needs_the_enrol_permission(login_as: Callable[[User], TestClient],

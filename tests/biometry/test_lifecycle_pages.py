@@ -4,17 +4,25 @@ death and deletion forms."""
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Callable
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from lakana.biometry.models import Capture, Person
+from lakana.biometry import enrollment as intake
+from lakana.biometry import lifecycle, runtime
+from lakana.biometry.matching.faces import DlibFaceEncoder
+from lakana.biometry.models import Adjudication, Capture, Person
+from lakana.biometry.nbis_engine import NbisEngine
 from lakana.core.audit.models import AuditEntry
 from lakana.core.auth.models import User
 from lakana.core.auth.rbac import Role
+from lakana.core.auth.service import actor_for
 from lakana.core.config import Settings
+from tests.biometry.test_enrollment import face_png, finger_png, finger_wsq, packet
 from tests.biometry.test_lifecycle_api import _pair
 from tests.conftest import Factory, csrf_from
 
@@ -47,6 +55,89 @@ def test_adjudication_pages_and_decision(login_as: Callable[[User], TestClient],
     with session_factory() as session:
         person = session.get(Person, pending)
         assert person is not None and person.status == "active"
+
+
+def _face_and_thumb_duplicate(factory: Factory, settings: Settings,
+                              session_factory: sessionmaker[Session]) -> tuple[int, int, int]:
+    """A person enrolled with the real thumb and portrait, then the same thumb (cropped) and
+    face (mirrored) under another number, deduplicated by an engine comparing faces too:
+    (issued person, pending person, adjudication)."""
+    engine = NbisEngine(face_encoder=DlibFaceEncoder())
+    store = runtime.keystore(settings)
+    agent = actor_for(factory.user(Role.ENROLMENT_AGENT))
+    results = []
+    for data in (packet(packet_id="pkt-side-1", nin="ML-1990-00001",
+                        fingers={1: finger_wsq()}, face=face_png()),
+                 packet(packet_id="pkt-side-2", nin="ML-1990-00002",
+                        fingers={1: finger_png(crop=(20, 20, 520, 500))},
+                        face=face_png(360, 480))):
+        with session_factory.begin() as session:
+            results.append(intake.submit_packet(session=session, actor=agent, store=store,
+                                                engine=engine, packet=data))
+    first, second = results
+    assert (first.state, second.state) == ("issued", "adjudication")
+    with session_factory() as session:
+        adjudication_id = session.scalars(select(Adjudication.id)).one()
+    return first.person_id, second.person_id, adjudication_id
+
+
+def _figures(cards: str) -> dict[str, str]:
+    """Each capture of a ``cards`` block: its image address (or "") by its caption's text."""
+    found = {}
+    for figure in re.findall(r"<figure>(.*?)</figure>", cards, re.S):
+        image = re.search(r'<img src="([^"]+)"', figure)
+        caption = re.search(r"<figcaption>(.*?)</figcaption>", figure, re.S)
+        assert caption is not None
+        text = " ".join(html.unescape(re.sub(r"<[^>]+>", "", caption.group(1))).split())
+        found[text] = image.group(1) if image else ""
+    return found
+
+
+def test_adjudication_shows_the_candidates_side_by_side_with_their_scores(
+        login_as: Callable[[User], TestClient], factory: Factory, settings: Settings,
+        session_factory: sessionmaker[Session]) -> None:
+    # Given a possible duplicate found by both the thumb and the face
+    issued, pending, adjudication_id = _face_and_thumb_duplicate(factory, settings,
+                                                                 session_factory)
+    with session_factory() as session:
+        adjudication = session.get(Adjudication, adjudication_id)
+        assert adjudication is not None
+        candidate, = lifecycle.candidates_of(adjudication)
+        captures = {(c.person_id, c.modality): (c.id, c.quality) for c in session.scalars(
+            select(Capture).where(Capture.person_id.in_((issued, pending))))}
+    assert candidate["person_id"] == issued
+    assert set(candidate["scores"]) == {"finger:1", "face"}
+    thumb, face = (round(candidate["scores"][k]) for k in ("finger:1", "face"))
+    best = round(candidate["score"])
+    # When the adjudicator opens the queue, then the adjudication
+    browser = login_as(factory.user(Role.ADJUDICATOR))
+    queue = browser.get("/biometry/adjudications")
+    row, = re.findall(r"<tr>\s*<td><a href=\"/biometry/adjudications/\d+\">.*?</tr>",
+                      queue.text, re.S)
+    assert f">{adjudication_id}</a>" in row and f"<td>{best}</td>" in row
+    page = browser.get(f"/biometry/adjudications/{adjudication_id}")
+    assert page.status_code == 200
+    # Then the enrollment's captures and the candidate's are laid out one block each, in
+    # the same order (face, then the thumb), every image shown
+    blocks = re.findall(r'<div class="cards">(.*?)</div>', page.text, re.S)
+    assert len(blocks) == 2
+    mine, theirs = (_figures(b) for b in blocks)
+    for person, shown in ((pending, mine), (issued, theirs)):
+        assert list(shown.values()) == [
+            f"/biometry/captures/{captures[(person, m)][0]}/image" for m in ("face", "finger")]
+    assert list(mine) == [f"Visage · Qualité {captures[(pending, 'face')][1]}",
+                          f"Doigt 1 · Qualité {captures[(pending, 'finger')][1]}"]
+    # And the candidate's heading names the person and the fused score, and each capture
+    # its own score (the thumb's Bozorth3 score, the face's)
+    heading = re.search(r"<h2>Candidat : (.*?)</h2>", page.text, re.S)
+    assert heading is not None
+    assert f'<a href="/biometry/persons/{issued}">{issued}</a>' in heading.group(1)
+    assert f"Score {best} · active" in html.unescape(heading.group(1))
+    assert list(theirs) == [
+        f"Visage · Qualité {captures[(issued, 'face')][1]} · Score {face}",
+        f"Doigt 1 · Qualité {captures[(issued, 'finger')][1]} · Score {thumb}"]
+    # And the decision form offers the candidate with the score
+    assert f'<option value="{issued}" >personne {issued} ({best})</option>' in page.text
 
 
 def test_capture_image_needs_image_read(login_as: Callable[[User], TestClient],

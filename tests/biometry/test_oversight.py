@@ -3,22 +3,26 @@ handling, and who may read what."""
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Callable
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from lakana.biometry import citizen, oversight
-from lakana.biometry.models import Complaint, Enrollment, Person
+from lakana.biometry import citizen, keys, oversight, relying, runtime
+from lakana.biometry.models import CitizenChallenge, Complaint, Enrollment, Person, SealedObject
 from lakana.biometry.permissions import BiometryPermission as P
 from lakana.core.audit.models import AuditEntry
 from lakana.core.auth.models import User
 from lakana.core.auth.rbac import Actor, Role, permissions_for, system_actor
 from lakana.core.config import Settings
 from lakana.core.errors import Forbidden
+from lakana.core.jobs.models import Job
+from lakana.core.jobs.service import JobContext
 from tests.biometry.test_citizen_support import add_access, make_person, make_service
 from tests.conftest import Factory, csrf_from
 
@@ -53,6 +57,81 @@ def test_dashboard_numbers(app: FastAPI, settings: Settings) -> None:
     assert board.refusals == [("Commission électorale", "rate limit", 2)]
     assert board.deletions == [("court order", 1)]
     assert board.complaints == {"open": 0, "in_review": 0, "closed": 0}
+
+
+def _cells(page: str, table_id: str | None = None, after: str | None = None) -> list[list[str]]:
+    """The text of each body row's cells of the table with ``table_id`` (or of the first
+    table after the text ``after``)."""
+    start = page.index(f'id="{table_id}"') if table_id else page.index(after or "")
+    body = page[page.index("<tbody>", start):page.index("</tbody>", start)]
+    return [[html.unescape(re.sub(r"<[^>]+>", "", cell)).strip()
+             for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+            for row in re.findall(r"<tr>(.*?)</tr>", body, re.S)]
+
+
+def test_dashboard_page_shows_rotations_and_anomalies(
+        app: FastAPI, settings: Settings, factory: Factory,
+        login_as: Callable[[User], TestClient]) -> None:
+    sf = app.state.session_factory
+    store = runtime.keystore(settings)
+    person_id = make_person(sf, settings, "ML2000000004")
+    # Given a key rotation started from the keys page and run to the end by its job
+    admin = login_as(factory.user(Role.REGISTRY_ADMIN))
+    keys_page = admin.get("/biometry/keys")
+    started = admin.post("/biometry/keys/rotation",
+                         data={"csrf_token": csrf_from(keys_page.text)}, follow_redirects=False)
+    assert started.status_code == 303
+    from lakana.biometry.tasks_keys import rewrap
+
+    with sf() as session:
+        job = session.scalars(select(Job).where(Job.name == "biometry.rewrap")).one()
+        sealed = session.scalar(select(func.count()).select_from(SealedObject))
+    rewrap(JobContext(settings=settings, session_factory=sf, job_id=job.id, attempt=1,
+                      worker_id="test"), {})
+    with sf() as session:
+        status = keys.status(session=session, actor=system_actor(), store=store)
+    rotation = status.rotations[0]
+    assert rotation.state == "done" and sealed
+    # And a citizen's code burnt by five wrong tries
+    with sf.begin() as session:
+        delivery = citizen.start_challenge(session=session, store=store, settings=settings,
+                                           nin="ML2000000004", source_ip="192.0.2.7")
+    assert delivery is not None
+    code = re.search(r"\b(\d{6})\b", delivery.text)
+    assert code is not None
+    wrong = "000000" if code.group(1) != "000000" else "111111"
+    for _ in range(5):
+        with sf.begin() as session:
+            citizen.verify_code(session=session, store=store, settings=settings,
+                                nin="ML2000000004", code=wrong, session_factory=sf)
+    with sf() as session:
+        assert session.scalars(select(CitizenChallenge.attempts)).one() == 5
+    # And a relying service refused for a purpose it does not hold
+    service_id = make_service(sf)
+    client = relying.ServiceClient(service_id=service_id, code="ceni",
+                                   purposes=("voter_verification",),
+                                   purpose="social_security_benefit", jti="jti-oversight-1")
+    with pytest.raises(Forbidden):
+        relying.check_purpose(session_factory=sf, client=client, operation="verify")
+    add_access(sf, service_id, person_id)
+    # When the authority's auditor opens the dashboard
+    page = login_as(factory.user(Role.PROTECTION_AUDITOR)).get("/biometry/oversight")
+    assert page.status_code == 200
+    text = html.unescape(page.text)
+    # Then the rotation is listed, from the old key to the new one, done, every key re-wrapped
+    assert "Clés maîtresses et rotations" in text
+    rotations = _cells(page.text, after="Clés re-chiffrées")
+    assert rotations[0][:4] == [rotation.from_key_id, rotation.to_key_id, "done", str(sealed)]
+    keys_shown = {row[0]: row[2] for row in _cells(page.text, after="Clés maîtresses et")}
+    assert keys_shown == {rotation.from_key_id: "retired", rotation.to_key_id: "active"}
+    # And the anomalies: the refused purpose and the burnt code
+    assert "Refus et anomalies" in text
+    assert _cells(page.text, "refusals") == [["Commission électorale", "purpose", "1"]]
+    assert "Codes citoyens annulés après trop d'essais erronés : 1" in text
+    # And the accesses: the match and the refusal, by service and purpose
+    assert sorted(_cells(page.text, "accesses")) == [
+        ["Commission électorale", "Identification de l'électeur au bureau de vote", "1", "0"],
+        ["Commission électorale", "Paiement d'une prestation de sécurité sociale", "1", "1"]]
 
 
 def test_statistics_suppress_small_counts(app: FastAPI, client: TestClient,

@@ -107,7 +107,14 @@ async def submit_enrollment(request: Request, response: Response, session: DbSes
                             actor: CurrentActor) -> IntakeOut:
     """Take in one enrollment packet (JSON :class:`EnrollmentPacket`)."""
     actor.require(P.ENROL)
-    body = await read_packet_body(request)
+    try:
+        body = await read_packet_body(request)
+    except TooLarge as exc:
+        # Ledgered like any refused packet: its size, never its content (nor its id, which
+        # the unread body holds).
+        await run_in_threadpool(_refuse, request, actor, None, exc.status,
+                                intake.refusal_reason(exc))
+        raise
     try:
         packet = EnrollmentPacket.model_validate_json(body)
     except ValidationError as exc:

@@ -89,13 +89,19 @@ class NbisEngine(MatchingEngine):
         try:
             minutiae = self._extractor().extract_minutiae(png.getvalue())
         except nbis.NbisError as exc:
+            if isinstance(exc, nbis.NbisError.Nfiq2ComputeFailed):
+                # NFIQ 2 fails on the prints with little usable ridge area (a fingertip
+                # barely touching the glass, a blurred capture): the ones with too few
+                # minutiae. Counting them without NFIQ 2 tells the agent what is wrong.
+                counted = self._count_minutiae(png.getvalue())
+                if counted is not None:
+                    _check_minutiae(counted)
+                    raise AcquisitionError("The quality of the fingerprint (NFIQ 2) could not "
+                                           "be measured: capture the finger again.") from None
             raise AcquisitionError("The fingerprint could not be processed: %(reason)s.",
                                    reason=str(exc)[:200]) from None
         count = len(minutiae.get())
-        if count < MIN_MINUTIAE:
-            raise AcquisitionError(
-                "Only %(count)s minutiae were found (at least %(minimum)s are needed): "
-                "capture the finger again.", count=count, minimum=MIN_MINUTIAE)
+        _check_minutiae(count)
         encoded = io.BytesIO()
         grey.save(encoded, "WSQ")
         return FingerSample(position=position, wsq=encoded.getvalue(),
@@ -114,10 +120,7 @@ class NbisEngine(MatchingEngine):
                 "The template is of finger position %(declared)s, but was submitted as "
                 "position %(position)s.", declared=declared, position=position)
         count = len(minutiae.get())
-        if count < MIN_MINUTIAE:
-            raise AcquisitionError(
-                "Only %(count)s minutiae were found (at least %(minimum)s are needed): "
-                "capture the finger again.", count=count, minimum=MIN_MINUTIAE)
+        _check_minutiae(count)
         return FingerSample(position=position, wsq=None,
                             iso_template=_with_position(iso_template, position), nfiq2=0,
                             minutiae=count)
@@ -245,14 +248,23 @@ class NbisEngine(MatchingEngine):
                 self._mcc_cache.popitem(last=False)
         return template
 
-    def _extractor(self) -> Any:
+    def _count_minutiae(self, png: bytes) -> int | None:
+        """How many minutiae MINDTCT finds in ``png`` without measuring its quality (None
+        when it cannot process the image either)."""
+        try:
+            return len(self._extractor(nfiq2=False).extract_minutiae(png).get())
+        except nbis.NbisError:
+            return None
+
+    def _extractor(self, *, nfiq2: bool = True) -> Any:
         # One extractor per thread: the native object is not documented as thread-safe.
-        extractor = getattr(self._local, "extractor", None)
+        name = "extractor" if nfiq2 else "extractor_without_nfiq2"
+        extractor = getattr(self._local, name, None)
         if extractor is None:
             extractor = nbis.new_nbis_extractor(nbis.NbisExtractorSettings(
                 min_quality=0.0, get_center=False, check_fingerprint=False,
-                compute_nfiq2=True, ppi=500.0))
-            self._local.extractor = extractor
+                compute_nfiq2=nfiq2, ppi=500.0))
+            setattr(self._local, name, extractor)
         return extractor
 
 
@@ -260,6 +272,14 @@ def _check_position(position: int) -> None:
     if not 1 <= position <= 10:
         raise AcquisitionError("A finger position is a code from 1 (right thumb) to 10 "
                                "(left little finger); %(position)s is not.", position=position)
+
+
+def _check_minutiae(count: int) -> None:
+    """Refuse a finger with fewer than :data:`MIN_MINUTIAE` minutiae (failure to acquire)."""
+    if count < MIN_MINUTIAE:
+        raise AcquisitionError(
+            "Only %(count)s minutiae were found (at least %(minimum)s are needed): "
+            "capture the finger again.", count=count, minimum=MIN_MINUTIAE)
 
 
 def _with_position(iso_template: bytes, position: int) -> bytes:

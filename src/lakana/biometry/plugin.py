@@ -32,6 +32,8 @@ _HERE = Path(__file__).parent
 PLUGIN = DomainPlugin(
     name="biometry",
     register_permissions=permissions.register,
+    # Enrollment packets are read under their own cap and every refusal is ledgered.
+    own_body_limit_paths=("/api/v1/biometry/enrollments",),
     api_routers=(api_enrollment.router, api_lifecycle.router, api_services.router,
                  api_oversight.router, api_keys.router, api_abis.router),
     pages_routers=(pages_enrollment.router, pages_lifecycle.router, pages_services.router,

@@ -68,6 +68,9 @@ class DomainPlugin:
     #: detection``): for commands people know by another name.
     commands: tuple[tuple[str, typer.Typer], ...] = ()
     demo: tuple[DemoStep, ...] = ()
+    #: Full paths whose route reads the body itself under a tighter limit than the
+    #: application's and ledgers its refusals: the global size check leaves them alone.
+    own_body_limit_paths: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
 

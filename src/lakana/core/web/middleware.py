@@ -52,15 +52,22 @@ class SecurityHeadersMiddleware:
 
 
 class BodySizeLimitMiddleware:
-    """Refuses request bodies over the limit with 413 before they are read whole."""
+    """Refuses request bodies over the limit with 413 before they are read whole.
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    Paths in ``own_limit_paths`` are left to their route, which reads the body itself under a
+    tighter limit and ledgers its refusals (an enrollment packet: every refusal is ledgered,
+    whatever the size).
+    """
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int,
+                 own_limit_paths: frozenset[str] = frozenset()) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.own_limit_paths = own_limit_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Check ``Content-Length`` and count streamed bytes."""
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope.get("path") in self.own_limit_paths:
             await self.app(scope, receive, send)
             return
         for name, value in scope.get("headers", []):
