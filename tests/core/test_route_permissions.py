@@ -20,6 +20,7 @@ from fastapi.testclient import TestClient
 
 from lakana.core.auth.rbac import Role
 from tests.awareness.skills import makers as skills_makers
+from tests.awareness.training import makers as training_makers
 from tests.biometry import makers as biometry_makers
 from tests.compliance.campaigns import makers as campaign_makers
 from tests.compliance.remediation.makers import make_action
@@ -49,7 +50,10 @@ PUBLIC = {("GET", "/login"), ("POST", "/login"), ("POST", "/language"), ("POST",
           # Relying services: their own signed tokens (EdDSA JWT), never a user's
           ("POST", "/api/v1/biometry/relying/verify"),
           ("POST", "/api/v1/biometry/relying/identify"),
-          ("POST", "/api/v1/biometry/relying/attributes")}
+          ("POST", "/api/v1/biometry/relying/attributes"),
+          # The public training certificate checker (awareness/training/public_pages.py):
+          # no account, throttled per address
+          ("GET", "/certificats/verifier"), ("POST", "/certificats/verifier")}
 #: Routes reachable with a password-only session (the second-factor steps).
 PENDING_SESSION = {("GET", "/login/mfa"), ("POST", "/login/mfa"),
                    ("GET", "/login/mfa/enroll"), ("POST", "/login/mfa/enroll")}
@@ -486,7 +490,7 @@ def _make_syslog_source(world_factory: Factory, institution_id: int) -> int:
 REGISTRY_PARAMS = {"person_id", "adjudication_id", "capture_id", "complaint_id", "service_id",
                    "enrollment_id", "position", "abis_request_id"}
 NATIONAL_PARAMS = {"catalog_version_id", "requirement_id", "profile_id", "priority_id",
-                   "source"}
+                   "source", "course_id", "session_id"}
 
 #: How to make, for a path parameter, an object that belongs to institution B (or to a
 #: person of B, for objects owned by a person).
@@ -532,6 +536,13 @@ OBJECT_MAKERS: dict[str, Callable[[Factory, int], Any]] = {
     "escalation_id": _make_escalation_rule,  # detection policies
     "holder_id": skills_makers.make_holder,  # the skills register (awareness/skills/)
     "certification_id": skills_makers.make_certification,
+    # Training (awareness/training/): the catalogue (courses, sessions) is national;
+    # trainees, enrolments and certificates belong to the trainee's institution
+    "course_id": training_makers.make_course,
+    "session_id": training_makers.make_session,
+    "trainee_id": training_makers.make_trainee,
+    "enrolment_id": training_makers.make_enrolment,
+    "certificate_id": training_makers.make_certificate,
     # The biometric registry: national objects, not an institution's
     "person_id": biometry_makers.make_person,
     "adjudication_id": biometry_makers.make_adjudication,

@@ -1,0 +1,1 @@
+"""Training catalogue and tracking: courses, sessions, trainees, enrolments, certificates."""
