@@ -51,7 +51,7 @@ def _run(domain: str, dns_port: int, smtp: int, http: int,
     target = (Target(kind, domain, domain) if kind is TargetKind.DOMAIN else
               Target(kind, f"http://{domain}:{http}/", domain, http, "http"))
     context = CheckContext(guard=AllowList.for_targets([target], allow_private=True),
-                           timeout=2, nameservers=(("127.0.0.1", dns_port),),
+                           timeout=6, nameservers=(("127.0.0.1", dns_port),),
                            ports={"smtp": smtp, "http": http, "https": free_port()})
     return asyncio.run(DnsMailCheck().run(target, context))
 
