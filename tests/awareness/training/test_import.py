@@ -180,3 +180,41 @@ def test_only_the_agency_imports(db: Session, factory: Factory,
     with pytest.raises(Forbidden):
         sheets.import_attendance(session=db, actor=actor_of(Role.FOCAL_POINT, inst),
                                  session_id=session_id, data=b"email\n")
+
+
+def test_a_second_sheet_revokes_and_restores_certificates_and_ledgers_each_change(
+        db: Session, three: list[int], make_session: Callable[..., int]) -> None:
+    # Given a sheet that completed all three people
+    from lakana.core.audit.models import AuditEntry
+
+    session_id = make_session(seats=3)
+    done = ("email;résultat\nawa@example.ml;réussi\nmoussa@example.ml;réussi\n"
+            "fanta@example.ml;réussi\n")
+    first = sheets.import_attendance(session=db, actor=ADMIN, session_id=session_id,
+                                     data=done.encode())
+    db.commit()
+    assert first.model_dump() == {"rows": 3, "enrolled": 3, "updated": 3, "certificates": 3}
+    # When a corrected sheet fails Moussa, then another completes him again
+    failed = done.replace("moussa@example.ml;réussi", "moussa@example.ml;échoué")
+    second = sheets.import_attendance(session=db, actor=ADMIN, session_id=session_id,
+                                      data=failed.encode())
+    db.commit()
+    revoked = db.scalars(select(TrainingCertificate)
+                         .where(TrainingCertificate.revoked_on.is_not(None))).all()
+    third = sheets.import_attendance(session=db, actor=ADMIN, session_id=session_id,
+                                     data=done.encode())
+    db.commit()
+    # Then his certificate was revoked, then restored (no second certificate)
+    assert second.certificates == 0 and [c.full_name for c in revoked] == ["Moussa"]
+    assert third.certificates == 1 and _count(db, TrainingCertificate) == 3
+    assert db.scalar(select(func.count()).select_from(TrainingCertificate)
+                     .where(TrainingCertificate.revoked_on.is_not(None))) == 0
+    # And each change is ledgered one by one, not only the import
+    actions = [a for (a,) in db.execute(select(AuditEntry.action)
+                                        .where(AuditEntry.action.like("awareness.%")))]
+    assert actions.count("awareness.enrolment.create") == 3
+    assert actions.count("awareness.enrolment.result") == 5
+    assert actions.count("awareness.training_certificate.issue") == 3
+    assert actions.count("awareness.training_certificate.revoke") == 1
+    assert actions.count("awareness.training_certificate.restore") == 1
+    assert actions.count("awareness.session.attendance_import") == 3

@@ -41,8 +41,9 @@ PDF_TEMPLATE = "awareness/training/certificate_pdf.html"
 
 
 def new_code() -> str:
-    """A fresh random code (80 bits)."""
-    return "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH))
+    """A fresh random code: 80 random bits, five per character."""
+    bits = int.from_bytes(secrets.token_bytes(CODE_LENGTH * 5 // 8), "big")
+    return "".join(ALPHABET[(bits >> (5 * i)) & 31] for i in range(CODE_LENGTH))
 
 
 def normalize_code(text: str) -> str:
@@ -57,44 +58,74 @@ def display_code(code: str) -> str:
     return "-".join(code[i:i + 4] for i in range(0, len(code), 4))
 
 
-def issue(*, session: Session, actor: Actor, enrolment: Enrolment) -> bool:
-    """Issue the certificate of a completed enrolment (or lift its revocation); returns
-    whether a certificate was issued or restored."""
+def prepare_issue(session: Session, enrolment: Enrolment, full_name: str,
+                  course_title: str) -> tuple[TrainingCertificate, str] | None:
+    """Create (or lift the revocation of) the certificate of a completed enrolment, without
+    flushing; returns it with its ledger action, or ``None`` when it is already valid."""
     cert = enrolment.certificate
     if cert is not None:
         if cert.revoked_on is None:
-            return False
+            return None
         cert.revoked_on = None
-        action = "awareness.training_certificate.restore"
-    else:
-        cert = TrainingCertificate(
-            enrolment_id=enrolment.id, institution_id=enrolment.institution_id,
-            code=new_code(), full_name=enrolment.trainee.full_name,
-            course_title=enrolment.session.course.title, issued_on=utcnow().date())
-        session.add(cert)
-        enrolment.certificate = cert
-        action = "awareness.training_certificate.issue"
-    session.flush()
+        return cert, "awareness.training_certificate.restore"
+    cert = TrainingCertificate(
+        enrolment_id=enrolment.id, institution_id=enrolment.institution_id,
+        code=new_code(), full_name=full_name, course_title=course_title,
+        issued_on=utcnow().date())
+    session.add(cert)
+    enrolment.certificate = cert
+    return cert, "awareness.training_certificate.issue"
+
+
+def ledger_issue(session: Session, actor: Actor, cert: TrainingCertificate,
+                 action: str) -> None:
+    """Ledger a flushed certificate issue or restore."""
     audit.record(session=session, actor=actor, action=action,
                  object_type="training_certificate", object_id=cert.id,
                  object_repr=f"{cert.full_name} — {cert.course_title}",
-                 after={"enrolment_id": enrolment.id, "issued_on": cert.issued_on.isoformat()},
+                 after={"enrolment_id": cert.enrolment_id,
+                        "issued_on": cert.issued_on.isoformat()},
                  institution_id=cert.institution_id)
+
+
+def issue(*, session: Session, actor: Actor, enrolment: Enrolment) -> bool:
+    """Issue the certificate of a completed enrolment (or lift its revocation); returns
+    whether a certificate was issued or restored."""
+    prepared = prepare_issue(session, enrolment, enrolment.trainee.full_name,
+                             enrolment.session.course.title)
+    if prepared is None:
+        return False
+    session.flush()
+    ledger_issue(session, actor, *prepared)
     return True
+
+
+def prepare_revoke(enrolment: Enrolment) -> TrainingCertificate | None:
+    """Mark the valid certificate of an enrolment revoked (no flush); the certificate or
+    ``None`` when there is nothing to revoke."""
+    cert = enrolment.certificate
+    if cert is None or cert.revoked_on is not None:
+        return None
+    cert.revoked_on = utcnow().date()
+    return cert
+
+
+def ledger_revoke(session: Session, actor: Actor, cert: TrainingCertificate) -> None:
+    """Ledger a certificate revocation."""
+    audit.record(session=session, actor=actor, action="awareness.training_certificate.revoke",
+                 object_type="training_certificate", object_id=cert.id,
+                 object_repr=f"{cert.full_name} — {cert.course_title}",
+                 after={"revoked_on": cert.revoked_on.isoformat() if cert.revoked_on else None},
+                 institution_id=cert.institution_id)
 
 
 def revoke(*, session: Session, actor: Actor, enrolment: Enrolment) -> None:
     """Revoke the certificate of an enrolment whose outcome is no longer a completion."""
-    cert = enrolment.certificate
-    if cert is None or cert.revoked_on is not None:
+    cert = prepare_revoke(enrolment)
+    if cert is None:
         return
-    cert.revoked_on = utcnow().date()
     session.flush()
-    audit.record(session=session, actor=actor, action="awareness.training_certificate.revoke",
-                 object_type="training_certificate", object_id=cert.id,
-                 object_repr=f"{cert.full_name} — {cert.course_title}",
-                 after={"revoked_on": cert.revoked_on.isoformat()},
-                 institution_id=cert.institution_id)
+    ledger_revoke(session, actor, cert)
 
 
 def get_certificate(*, session: Session, actor: Actor,

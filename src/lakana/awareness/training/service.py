@@ -356,16 +356,25 @@ def enrol(*, session: Session, actor: Actor, data: EnrolmentCreate) -> Enrolment
 def add_enrolment(session: Session, actor: Actor, found: CourseSession,
                   trainee: Trainee) -> Enrolment:
     """Add and ledger an enrolment whose seat and scope the caller checked."""
-    enrolment = Enrolment(session_id=found.id, trainee_id=trainee.id,
-                          institution_id=trainee.institution_id)
+    enrolment = new_enrolment(found, trainee)
     session.add(enrolment)
     _flush(session)
-    audit.record(session=session, actor=actor, action="awareness.enrolment.create",
-                 object_type="enrolment", object_id=enrolment.id,
-                 object_repr=f"{trainee.full_name} — {found.course.title}",
-                 after={"session_id": found.id, "trainee_id": trainee.id},
-                 institution_id=trainee.institution_id)
+    ledger_enrolment(session, actor, enrolment, f"{trainee.full_name} — {found.course.title}")
     return enrolment
+
+
+def new_enrolment(found: CourseSession, trainee: Trainee) -> Enrolment:
+    """A new enrolment (not added to the session), with no certificate loaded."""
+    return Enrolment(session_id=found.id, trainee_id=trainee.id,
+                     institution_id=trainee.institution_id, certificate=None)
+
+
+def ledger_enrolment(session: Session, actor: Actor, enrolment: Enrolment, label: str) -> None:
+    """Ledger a flushed new enrolment (``label`` names person and course)."""
+    audit.record(session=session, actor=actor, action="awareness.enrolment.create",
+                 object_type="enrolment", object_id=enrolment.id, object_repr=label,
+                 after={"session_id": enrolment.session_id, "trainee_id": enrolment.trainee_id},
+                 institution_id=enrolment.institution_id)
 
 
 def cancel_enrolment(*, session: Session, actor: Actor, enrolment_id: int) -> None:
@@ -387,10 +396,9 @@ def _result_state(found: Enrolment) -> dict[str, Any]:
     return {"attended": found.attended, "outcome": found.outcome, "score": found.score}
 
 
-def apply_result(session: Session, actor: Actor, found: Enrolment,
-                 data: EnrolmentResult) -> bool:
-    """Set attendance, outcome and score; issue or revoke the certificate; ledger. Returns
-    whether a certificate was issued."""
+def set_result(found: Enrolment, data: EnrolmentResult) -> dict[str, Any] | None:
+    """Set attendance, outcome and score on ``found`` without flushing or ledgering;
+    returns the state before when something changed, else ``None``."""
     before = _result_state(found)
     fields = data.model_fields_set - {"version"}
     for key in fields:
@@ -401,13 +409,29 @@ def apply_result(session: Session, actor: Actor, found: Enrolment,
     if found.outcome == Outcome.NO_SHOW:
         found.attended, found.score = False, None
     if _result_state(found) == before:
-        return False
+        return None
     found.updated_at = utcnow()
-    _flush(session)
+    return before
+
+
+def ledger_result(session: Session, actor: Actor, found: Enrolment, before: dict[str, Any],
+                  label: str) -> None:
+    """Ledger a result change made by :func:`set_result` (``label`` names person and course)."""
     audit.record(session=session, actor=actor, action="awareness.enrolment.result",
-                 object_type="enrolment", object_id=found.id,
-                 object_repr=f"{found.trainee.full_name} — {found.session.course.title}",
+                 object_type="enrolment", object_id=found.id, object_repr=label,
                  before=before, after=_result_state(found), institution_id=found.institution_id)
+
+
+def apply_result(session: Session, actor: Actor, found: Enrolment,
+                 data: EnrolmentResult) -> bool:
+    """Set attendance, outcome and score; issue or revoke the certificate; ledger. Returns
+    whether a certificate was issued."""
+    before = set_result(found, data)
+    if before is None:
+        return False
+    _flush(session)
+    ledger_result(session, actor, found, before,
+                  f"{found.trainee.full_name} — {found.session.course.title}")
     if found.outcome == Outcome.COMPLETED:
         return certificates.issue(session=session, actor=actor, enrolment=found)
     certificates.revoke(session=session, actor=actor, enrolment=found)

@@ -26,16 +26,24 @@ from dataclasses import dataclass
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
 
-from lakana.awareness.training import service
-from lakana.awareness.training.models import CourseSession, Enrolment, Trainee
+from lakana.awareness.training import certificates, service
+from lakana.awareness.training.models import (
+    CourseSession,
+    Enrolment,
+    Trainee,
+    TrainingCertificate,
+)
 from lakana.awareness.training.permissions import TrainingPermission as P
 from lakana.awareness.training.schemas import EnrolmentResult, ImportReport, Outcome
 from lakana.core import audit
 from lakana.core.auth.rbac import Actor
-from lakana.core.errors import Invalid, TooLarge
+from lakana.core.concurrency import flush_or_conflict
+from lakana.core.db import utcnow
+from lakana.core.errors import Conflict, Invalid, TooLarge
 from lakana.core.i18n import N_
 
 MAX_BYTES = 20 * 1024 * 1024
@@ -257,7 +265,8 @@ def import_attendance(*, session: Session, actor: Actor, session_id: int,
             checked.append((row, email, result))
     people = service.trainees_by_email(session, [email for _row, email, _r in checked])
     enrolled = {e.trainee_id: e for e in session.scalars(
-        select(Enrolment).where(Enrolment.session_id == found.id))}
+        select(Enrolment).where(Enrolment.session_id == found.id)
+        .options(selectinload(Enrolment.certificate)))}
     free = found.seats - len(enrolled)
     for row, email, _result in checked:
         trainee = people.get(email)
@@ -281,18 +290,101 @@ def import_attendance(*, session: Session, actor: Actor, session_id: int,
 def _apply(session: Session, actor: Actor, found: CourseSession,
            checked: list[tuple[SheetRow, str, EnrolmentResult]], people: dict[str, Trainee],
            enrolled: dict[int, Enrolment]) -> ImportReport:
-    report = {"rows": len(checked), "enrolled": 0, "updated": 0, "certificates": 0}
+    """Write a checked sheet. People not yet enrolled (most rows of a big sheet) are inserted
+    with their results in one batched INSERT, and their certificates in another; people
+    already enrolled go through the ORM. Every change is still ledgered one by one, as the
+    one-at-a-time functions do."""
+    title = found.course.title
+    fresh: list[tuple[Trainee, Enrolment, dict[str, Any] | None]] = []
+    changed: list[tuple[Trainee, Enrolment, dict[str, Any] | None]] = []
     for _row, email, result in checked:
         trainee = people[email]
         enrolment = enrolled.get(trainee.id)
         if enrolment is None:
-            enrolment = service.add_enrolment(session, actor, found, trainee)
-            report["enrolled"] += 1
-        report["updated"] += 1
-        if service.apply_result(session, actor, enrolment, result):
-            report["certificates"] += 1
+            # Transient (never added): only computes the row's values.
+            enrolment = service.new_enrolment(found, trainee)
+            fresh.append((trainee, enrolment, service.set_result(enrolment, result)))
+        else:
+            changed.append((trainee, enrolment, service.set_result(enrolment, result)))
+    flush_or_conflict(session)
+    issued: list[tuple[TrainingCertificate, str]] = []
+    revoked: list[TrainingCertificate] = []
+    for trainee, enrolment, before in changed:
+        if before is None:
+            continue
+        service.ledger_result(session, actor, enrolment, before, f"{trainee.full_name} — {title}")
+        if enrolment.outcome == Outcome.COMPLETED:
+            prepared = certificates.prepare_issue(session, enrolment, trainee.full_name, title)
+            if prepared is not None:
+                issued.append(prepared)
+        else:
+            cert = certificates.prepare_revoke(enrolment)
+            if cert is not None:
+                revoked.append(cert)
+    flush_or_conflict(session)
+    for cert, action in issued:
+        certificates.ledger_issue(session, actor, cert, action)
+    for cert in revoked:
+        certificates.ledger_revoke(session, actor, cert)
+    new_certificates = _insert_fresh(session, actor, title, fresh)
+    report = {"rows": len(checked), "enrolled": len(fresh), "updated": len(checked),
+              "certificates": len(issued) + new_certificates}
     audit.record(session=session, actor=actor, action="awareness.session.attendance_import",
                  object_type="course_session", object_id=found.id,
-                 object_repr=f"{found.course.title} {found.starts_on.isoformat()}",
-                 after=dict(report))
+                 object_repr=f"{title} {found.starts_on.isoformat()}", after=dict(report))
     return ImportReport(**report)
+
+
+_ENROLMENT_VALUES = ("session_id", "trainee_id", "institution_id", "attended", "outcome",
+                     "score")
+
+
+#: Rows per INSERT … RETURNING call: SQLAlchemy joins the results of the batches of one call
+#: in time quadratic in their number, so a 50,000-row call would take minutes.
+_INSERT_CHUNK = 1000
+
+
+def _insert_returning_ids(session: Session, model: type[Enrolment] | type[TrainingCertificate],
+                          rows: list[dict[str, Any]]) -> list[int]:
+    """Insert ``rows`` in chunks; the new ids in the order of ``rows``."""
+    ids: list[int] = []
+    for start in range(0, len(rows), _INSERT_CHUNK):
+        ids.extend(session.scalars(insert(model).returning(model.id,
+                                                           sort_by_parameter_order=True),
+                                   rows[start:start + _INSERT_CHUNK]).all())
+    return ids
+
+
+def _insert_fresh(session: Session, actor: Actor, title: str,
+                  fresh: list[tuple[Trainee, Enrolment, dict[str, Any] | None]]) -> int:
+    """Insert new enrolments (values computed on transient objects) and the certificates
+    of those completed, each in one batched statement; ledger each. Returns how many
+    certificates were issued."""
+    if not fresh:
+        return 0
+    now = utcnow()
+    try:
+        ids = _insert_returning_ids(session, Enrolment, [
+            {name: getattr(enrolment, name) for name in _ENROLMENT_VALUES}
+            | {"created_at": now, "updated_at": now} for _t, enrolment, _b in fresh])
+    except IntegrityError:
+        # Another import or enrolment of the same people committed meanwhile.
+        raise Conflict("Some of these people were enrolled in this session meanwhile: "
+                       "nothing was recorded, import the sheet again.") from None
+    completed: list[dict[str, Any]] = []
+    for (trainee, enrolment, before), ident in zip(fresh, ids, strict=True):
+        enrolment.id = ident
+        label = f"{trainee.full_name} — {title}"
+        service.ledger_enrolment(session, actor, enrolment, label)
+        if before is not None:
+            service.ledger_result(session, actor, enrolment, before, label)
+        if enrolment.outcome == Outcome.COMPLETED:
+            completed.append({"enrolment_id": ident, "institution_id": enrolment.institution_id,
+                              "code": certificates.new_code(), "full_name": trainee.full_name,
+                              "course_title": title, "issued_on": now.date()})
+    if completed:
+        cert_ids = _insert_returning_ids(session, TrainingCertificate, completed)
+        for values, ident in zip(completed, cert_ids, strict=True):
+            certificates.ledger_issue(session, actor, TrainingCertificate(id=ident, **values),
+                                      "awareness.training_certificate.issue")
+    return len(completed)
