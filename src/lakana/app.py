@@ -93,6 +93,8 @@ def create_app(settings: Settings | None = None, **engine_kwargs: Any) -> FastAP
         [p.templates_dir for p in plugins if p.templates_dir is not None])
     app.state.jinja.globals["menu_entries"] = sorted(
         (m for p in plugins for m in p.menu), key=lambda m: m.order)
+    app.state.jinja.globals["public_links"] = sorted(
+        (m for p in plugins for m in p.public_links), key=lambda m: m.order)
     for plugin in plugins:
         # Routers are included one level deep: FastAPI matches nested routers lazily and
         # each extra level is paid on every request (bench/bench_api.py).

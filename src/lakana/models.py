@@ -1,5 +1,7 @@
 """Every table of the application, imported in one place for Alembic and tests."""
 
+from lakana.awareness.campaigns import models as awareness_campaign_models  # noqa: F401
+from lakana.awareness.phishing import models as awareness_phishing_models  # noqa: F401
 from lakana.awareness.skills import models as awareness_skills_models  # noqa: F401
 from lakana.awareness.training import models as awareness_training_models  # noqa: F401
 from lakana.biometry import models as biometry_models  # noqa: F401

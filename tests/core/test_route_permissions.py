@@ -19,6 +19,8 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from lakana.core.auth.rbac import Role
+from tests.awareness.campaigns import makers as awareness_campaign_makers
+from tests.awareness.phishing import makers as phishing_makers
 from tests.awareness.skills import makers as skills_makers
 from tests.awareness.training import makers as training_makers
 from tests.biometry import makers as biometry_makers
@@ -53,7 +55,14 @@ PUBLIC = {("GET", "/login"), ("POST", "/login"), ("POST", "/language"), ("POST",
           ("POST", "/api/v1/biometry/relying/attributes"),
           # The public training certificate checker (awareness/training/public_pages.py):
           # no account, throttled per address
-          ("GET", "/certificats/verifier"), ("POST", "/certificats/verifier")}
+          ("GET", "/certificats/verifier"), ("POST", "/certificats/verifier"),
+          # The public portal and its security advice (awareness/portal/): no account
+          ("GET", "/portail"), ("GET", "/portail/conseils"),
+          # Phishing exercise tracking (awareness/phishing/public_pages.py, api.py): the
+          # signed token is the only credential; any other token is a neutral 404
+          ("GET", "/p/o/{tracking_token}"), ("GET", "/p/c/{tracking_token}"),
+          ("POST", "/p/s/{tracking_token}"), ("GET", "/p/r/{tracking_token}"),
+          ("POST", "/api/v1/awareness/phishing/report")}
 #: Routes reachable with a password-only session (the second-factor steps).
 PENDING_SESSION = {("GET", "/login/mfa"), ("POST", "/login/mfa"),
                    ("GET", "/login/mfa/enroll"), ("POST", "/login/mfa/enroll")}
@@ -517,7 +526,9 @@ def _make_syslog_source(world_factory: Factory, institution_id: int) -> int:
 REGISTRY_PARAMS = {"person_id", "adjudication_id", "capture_id", "complaint_id", "service_id",
                    "enrollment_id", "position", "abis_request_id"}
 NATIONAL_PARAMS = {"catalog_version_id", "requirement_id", "profile_id", "priority_id",
-                   "source", "course_id", "session_id"}
+                   "source", "course_id", "session_id",
+                   # awareness campaigns (awareness/campaigns/) are national
+                   "awareness_campaign_id", "reach_id", "outcome_id"}
 
 #: How to make, for a path parameter, an object that belongs to institution B (or to a
 #: person of B, for objects owned by a person).
@@ -570,6 +581,14 @@ OBJECT_MAKERS: dict[str, Callable[[Factory, int], Any]] = {
     "trainee_id": training_makers.make_trainee,
     "enrolment_id": training_makers.make_enrolment,
     "certificate_id": training_makers.make_certificate,
+    # Phishing exercises (awareness/phishing/): an exercise belongs to its institution;
+    # tracking tokens are signed, so a maker can only forge one (404 for everyone)
+    "exercise_id": phishing_makers.make_exercise,
+    "tracking_token": phishing_makers.forged_token,
+    # Awareness campaigns (awareness/campaigns/): national, run by the agency
+    "awareness_campaign_id": awareness_campaign_makers.make_campaign,
+    "reach_id": awareness_campaign_makers.make_reach,
+    "outcome_id": awareness_campaign_makers.make_outcome,
     # The biometric registry: national objects, not an institution's
     "person_id": biometry_makers.make_person,
     "adjudication_id": biometry_makers.make_adjudication,

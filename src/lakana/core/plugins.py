@@ -71,6 +71,9 @@ class DomainPlugin:
     #: Full paths whose route reads the body itself under a tighter limit than the
     #: application's and ledgers its refusals: the global size check leaves them alone.
     own_body_limit_paths: tuple[str, ...] = ()
+    #: Pages for visitors without an account (a public portal), linked from the login page;
+    #: their ``permission`` is ignored.
+    public_links: tuple[MenuEntry, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
 

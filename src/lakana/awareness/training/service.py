@@ -515,3 +515,16 @@ def institution_completion(*, session: Session, actor: Actor,
 def count_people_trained(session: Session, actor: Actor) -> int:
     """People trained (at least one completion) in the institutions the actor sees."""
     return completion_table(session=session, actor=actor).total.people_trained
+
+
+def completions_by_quarter(*, session: Session, actor: Actor) -> dict[str, int]:
+    """Completions per quarter of their session's last day (``"2026-T3"``: the year and
+    the quarter), over the enrolments the actor may see, oldest first."""
+    stmt = restrict(select(Enrolment), actor=actor, permission=P.TRAINING_READ,
+                    scope=Enrolment.institution_id).join(
+        CourseSession, CourseSession.id == Enrolment.session_id).where(
+        Enrolment.outcome == Outcome.COMPLETED).with_only_columns(CourseSession.ends_on)
+    counts: dict[str, int] = defaultdict(int)
+    for (ends_on,) in session.execute(stmt):
+        counts[f"{ends_on.year}-T{(ends_on.month - 1) // 3 + 1}"] += 1
+    return dict(sorted(counts.items()))

@@ -10,8 +10,10 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formataddr, formatdate, make_msgid
 
 from sqlalchemy.orm import Session
 
@@ -34,6 +36,33 @@ def build_message(settings: Settings, *, to: list[str], subject: str, body: str)
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(body)
     return message
+
+
+def build_html_message(settings: Settings, *, to: list[str], subject: str, body: str,
+                       html: str, sender_name: str = "",
+                       headers: dict[str, str] | None = None) -> EmailMessage:
+    """A message with a plain-text part and an HTML alternative, from the platform's sender
+    address (shown under ``sender_name``), with extra ``headers``."""
+    message = build_message(settings, to=to, subject=subject, body=body)
+    if sender_name:
+        message.replace_header("From", formataddr((sender_name, settings.smtp_sender)))
+    for name, value in (headers or {}).items():
+        message[name] = value.replace("\r", " ").replace("\n", " ")
+    message.add_alternative(html, subtype="html")
+    return message
+
+
+@contextmanager
+def open_smtp(settings: Settings) -> Iterator[smtplib.SMTP]:
+    """A logged-in connection to the configured SMTP server, to send many messages."""
+    if not settings.smtp_host:
+        raise RuntimeError("no SMTP server configured")
+    with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=30) as smtp:
+        if settings.smtp_starttls:
+            smtp.starttls(context=ssl.create_default_context())
+        if settings.smtp_user:
+            smtp.login(settings.smtp_user, settings.smtp_password or "")
+        yield smtp
 
 
 def send_email(settings: Settings, *, to: list[str], subject: str, body: str) -> bool:

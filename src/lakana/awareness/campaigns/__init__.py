@@ -1,0 +1,1 @@
+"""Awareness campaigns for public servants and the public, with their reach and outcomes."""

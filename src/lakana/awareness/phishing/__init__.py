@@ -1,0 +1,1 @@
+"""Phishing exercises: templates, exercises, targets and their tracked events."""
