@@ -31,8 +31,9 @@ def domains() -> list[DomainPlugin]:
     from lakana.monitoring.detection.plugin import PLUGIN as detection
     from lakana.monitoring.exposure.plugin import PLUGIN as exposure
     from lakana.registry.plugin import PLUGIN as registry
+    from lakana.strategy.plugin import PLUGIN as strategy
 
-    return [registry, compliance, csirt, exposure, detection, awareness, biometry]
+    return [registry, compliance, csirt, exposure, detection, awareness, biometry, strategy]
 
 
 def core_plugins() -> list[DomainPlugin]:

@@ -27,6 +27,7 @@ from tests.biometry import makers as biometry_makers
 from tests.compliance.campaigns import makers as campaign_makers
 from tests.compliance.remediation.makers import make_action
 from tests.conftest import Factory, csrf_from
+from tests.strategy import makers as strategy_makers
 
 #: Routes anyone may call (the log-in flow itself, the language switch, API docs).
 PUBLIC = {("GET", "/login"), ("POST", "/login"), ("POST", "/language"), ("POST", "/logout"),
@@ -528,7 +529,9 @@ REGISTRY_PARAMS = {"person_id", "adjudication_id", "capture_id", "complaint_id",
 NATIONAL_PARAMS = {"catalog_version_id", "requirement_id", "profile_id", "priority_id",
                    "source", "course_id", "session_id",
                    # awareness campaigns (awareness/campaigns/) are national
-                   "awareness_campaign_id", "reach_id", "outcome_id"}
+                   "awareness_campaign_id", "reach_id", "outcome_id",
+                   # the national strategy's action plan (strategy/) is national
+                   "strategy_action_id"}
 
 #: How to make, for a path parameter, an object that belongs to institution B (or to a
 #: person of B, for objects owned by a person).
@@ -589,6 +592,8 @@ OBJECT_MAKERS: dict[str, Callable[[Factory, int], Any]] = {
     "awareness_campaign_id": awareness_campaign_makers.make_campaign,
     "reach_id": awareness_campaign_makers.make_reach,
     "outcome_id": awareness_campaign_makers.make_outcome,
+    # National strategy (strategy/): the action plan is national, edited by the agency
+    "strategy_action_id": strategy_makers.make_action,
     # The biometric registry: national objects, not an institution's
     "person_id": biometry_makers.make_person,
     "adjudication_id": biometry_makers.make_adjudication,

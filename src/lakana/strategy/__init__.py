@@ -1,0 +1,2 @@
+"""Monitoring and evaluation of the national cybersecurity strategy: its action plan (axes,
+objectives, actions, milestones, dependencies) and its indicators with yearly targets."""
