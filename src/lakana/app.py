@@ -16,7 +16,7 @@ from lakana.core.auth.deps import csrf_protect, negotiate_language
 from lakana.core.cache import EpochCache, EpochReader
 from lakana.core.config import Settings, load_settings
 from lakana.core.db import make_engine, make_session_factory
-from lakana.core.plugins import DomainPlugin
+from lakana.core.plugins import DomainPlugin, register_indicator_sources
 from lakana.core.web import errors
 from lakana.core.web.middleware import BodySizeLimitMiddleware, SecurityHeadersMiddleware
 from lakana.core.web.templating import STATIC_DIR, build_environment
@@ -49,6 +49,7 @@ def register_all(plugins: Sequence[DomainPlugin]) -> None:
         plugin.register_permissions()
         if plugin.catalog_dir is not None:
             i18n.register_catalog_dir(plugin.catalog_dir)
+    register_indicator_sources(plugins)
 
 
 def create_app(settings: Settings | None = None, **engine_kwargs: Any) -> FastAPI:

@@ -26,3 +26,26 @@ def make_action(factory: Factory, institution_id: int) -> int:
                             content=SMALL_PLAN.encode(), filename="plan.yaml")
         return session.scalar(select(StrategyAction.id).where(
             StrategyAction.code == "A1.O1.AC1")) or 0
+
+
+def make_snapshot(factory: Factory, institution_id: int) -> str:
+    """The label of a quarterly snapshot (2026-T1) of the small plan."""
+    import datetime as dt
+
+    from lakana.strategy import tracking
+    from lakana.strategy.models import StrategySnapshot
+
+    make_action(factory, institution_id)
+    with factory.session_factory.begin() as session:
+        if session.scalar(select(StrategySnapshot.id).where(StrategySnapshot.label
+                                                            == "2026-T1")) is None:
+            tracking.take_snapshot(session=session, actor=system_actor("tests"),
+                                   kind="quarterly", year=2026, quarter=1,
+                                   today=dt.date(2026, 4, 2))
+    return "2026-T1"
+
+
+def make_indicator(factory: Factory, institution_id: int) -> str:
+    """The code of an indicator of the small plan (a manual one)."""
+    make_action(factory, institution_id)
+    return "IND-01"

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from lakana.awareness import indicators
 from lakana.awareness.campaigns import api as campaigns_api
 from lakana.awareness.campaigns import cli as campaigns_cli
 from lakana.awareness.campaigns import demo as campaigns_demo
@@ -92,4 +93,5 @@ PLUGIN = DomainPlugin(
           DemoStep("awareness-training", training_demo.load_demo, order=71),
           DemoStep("awareness-campaigns", campaigns_demo.load_demo, order=72),
           DemoStep("awareness-phishing", phishing_demo.load_demo, order=73)),
+    indicator_sources=indicators.SOURCES,
 )

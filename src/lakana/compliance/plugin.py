@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lakana.compliance import api, cli, demo, pages, permissions
+from lakana.compliance import api, cli, demo, indicators, pages, permissions
 from lakana.compliance.campaigns import api as campaigns_api
 from lakana.compliance.campaigns import demo as campaigns_demo
 from lakana.compliance.campaigns import oscal_api
@@ -65,4 +65,5 @@ PLUGIN = DomainPlugin(
     demo=(DemoStep("compliance", demo.load_demo, order=20),
           DemoStep("compliance-campaigns", campaigns_demo.load_demo, order=30),
           DemoStep("compliance-risks", risks_demo.load_demo, order=35)),
+    indicator_sources=indicators.SOURCES,
 )

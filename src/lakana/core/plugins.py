@@ -6,7 +6,7 @@ branches on a domain's name.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from lakana.core.auth.rbac import Actor
+    from lakana.core.indicators import IndicatorSource
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,8 @@ class DomainPlugin:
     #: Pages for visitors without an account (a public portal), linked from the login page;
     #: their ``permission`` is ignored.
     public_links: tuple[MenuEntry, ...] = ()
+    #: Figures the domain computes for the strategy's indicators (see core/indicators.py).
+    indicator_sources: tuple[IndicatorSource, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -107,3 +110,18 @@ def institution_choices(session: Session) -> list[tuple[int, str]]:
     if _institution_choices is None:
         return []
     return _institution_choices(session)
+
+
+_indicator_sources: dict[str, IndicatorSource] = {}
+
+
+def register_indicator_sources(plugins: Sequence[DomainPlugin]) -> None:
+    """Remember the indicator sources the installed plugins declare, by key."""
+    for plugin in plugins:
+        for source in plugin.indicator_sources:
+            _indicator_sources[source.key] = source
+
+
+def indicator_sources() -> dict[str, IndicatorSource]:
+    """The indicator sources of the installed domains, by key."""
+    return dict(_indicator_sources)

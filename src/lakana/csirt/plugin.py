@@ -18,6 +18,7 @@ from lakana.csirt import (
     coordination_api,
     coordination_pages,
     demo,
+    indicators,
     metrics_api,
     metrics_pages,
     misp_api,
@@ -93,4 +94,5 @@ PLUGIN = DomainPlugin(
           DemoStep("csirt-notices", coordination.load_demo, order=46),
           DemoStep("csirt-sharing", sharing_demo.load_sharing_demo, order=45),
           DemoStep("csirt-advisories", advisory_demo.load_demo, order=47)),
+    indicator_sources=indicators.SOURCES,
 )

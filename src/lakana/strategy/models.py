@@ -9,6 +9,7 @@ table name, never through the registry's models; partners are a list of acronyms
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -160,6 +161,8 @@ class StrategyIndicator(Base):
     frequency: Mapped[str] = mapped_column(String(20), default="yearly")
     responsible: Mapped[str] = mapped_column(String(200), default="")
     direction: Mapped[str] = mapped_column(String(10), default="higher")
+    #: The ITU Global Cybersecurity Index pillar the indicator reports on ("" if none).
+    gci_pillar: Mapped[str] = mapped_column(String(20), default="")
 
     objective: Mapped[StrategyObjective] = relationship(back_populates="indicators")
     targets: Mapped[list[StrategyTarget]] = relationship(
@@ -186,3 +189,54 @@ class StrategyTarget(Base):
 
     def __repr__(self) -> str:
         return f"<StrategyTarget {self.indicator_id} {self.year}>"
+
+
+class StrategyIndicatorValue(Base):
+    """A value entered by hand for a manual indicator, for one period, with its evidence.
+
+    Values are never overwritten: a correction is a new row, and the latest row of a period
+    is the one that counts (the earlier ones stay, for the record).
+    """
+
+    __tablename__ = "strategy_indicator_value"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    indicator_id: Mapped[int] = mapped_column(
+        ForeignKey("strategy_indicator.id", ondelete="CASCADE"), index=True)
+    period_start: Mapped[dt.date] = mapped_column(Date)
+    period_end: Mapped[dt.date] = mapped_column(Date, index=True)
+    value: Mapped[float] = mapped_column(Float)
+    evidence: Mapped[str] = mapped_column(Text)
+    file_id: Mapped[int | None] = mapped_column(
+        ForeignKey("core_file.id", ondelete="RESTRICT"), index=True)
+    file_sha256: Mapped[str] = mapped_column(String(64), default="")
+    file_name: Mapped[str] = mapped_column(String(255), default="")
+    entered_by: Mapped[str] = mapped_column(String(254))
+    entered_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<StrategyIndicatorValue {self.indicator_id} {self.period_end}>"
+
+
+class StrategySnapshot(Base):
+    """Every indicator's figure frozen at a reporting date: what a report is built from.
+
+    ``content`` is the canonical JSON of the figures (value, target, status, formula, the
+    inputs and evidence behind each) and ``digest`` its SHA-256: a snapshot is never
+    changed, and a report names the digest it was built from.
+    """
+
+    __tablename__ = "strategy_snapshot"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    label: Mapped[str] = mapped_column(String(40), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    period_start: Mapped[dt.date] = mapped_column(Date)
+    period_end: Mapped[dt.date] = mapped_column(Date)
+    taken_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    taken_by: Mapped[str] = mapped_column(String(254))
+    digest: Mapped[str] = mapped_column(String(64))
+    content: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+    def __repr__(self) -> str:
+        return f"<StrategySnapshot {self.label}>"

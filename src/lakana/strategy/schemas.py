@@ -119,6 +119,11 @@ class DependencyRow(_Row):
     depends_on: str = Code
 
 
+#: The five pillars of the ITU Global Cybersecurity Index, in the ITU's order.
+GCI_PILLARS = ("legal", "technical", "organizational", "capacity", "cooperation")
+GCI_PILLAR_PATTERN = "^(|" + "|".join(GCI_PILLARS) + ")$"
+
+
 class IndicatorRow(_Row):
     """An indicator in a plan file (``objective``: the objective's code)."""
 
@@ -134,6 +139,7 @@ class IndicatorRow(_Row):
     frequency: Frequency = Frequency.YEARLY
     responsible: str = Field(default="", max_length=200)
     direction: Direction = Direction.HIGHER
+    gci_pillar: str = Field(default="", pattern=GCI_PILLAR_PATTERN)
 
 
 class TargetRow(_Row):
@@ -219,6 +225,7 @@ class IndicatorOut(BaseModel):
     frequency: Frequency
     responsible: str
     direction: Direction
+    gci_pillar: str
     targets: dict[int, float]
 
 

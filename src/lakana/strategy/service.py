@@ -95,6 +95,7 @@ def _indicator_out(found: StrategyIndicator) -> IndicatorOut:
         baseline_value=found.baseline_value, baseline_year=found.baseline_year,
         source_kind=found.source_kind, source_key=found.source_key,
         frequency=found.frequency, responsible=found.responsible, direction=found.direction,
+        gci_pillar=found.gci_pillar,
         targets={t.year: t.value for t in found.targets})
 
 
@@ -228,7 +229,8 @@ def export_rows(*, session: Session, actor: Actor) -> dict[str, list[dict[str, A
                     "baseline_value": _json(i.baseline_value),
                     "baseline_year": i.baseline_year, "source_kind": i.source_kind,
                     "source_key": i.source_key, "frequency": i.frequency,
-                    "responsible": i.responsible, "direction": i.direction})
+                    "responsible": i.responsible, "direction": i.direction,
+                    "gci_pillar": i.gci_pillar})
                 rows["targets"] += [{"indicator": i.code, "year": t.year,
                                      "value": _json(t.value)} for t in i.targets]
     return rows
@@ -358,7 +360,7 @@ def import_plan(*, session: Session, actor: Actor, content: bytes,
                  "baseline_value": r.baseline_value, "baseline_year": r.baseline_year,
                  "source_kind": r.source_kind.value, "source_key": r.source_key,
                  "frequency": r.frequency.value, "responsible": r.responsible,
-                 "direction": r.direction.value}
+                 "direction": r.direction.value, "gci_pillar": r.gci_pillar}
         for n, r in enumerate(_rows(records, "indicators"))}, same)
     names = {ident: code for code, ident in indicators.items()}
     sync.run(StrategyTarget, {

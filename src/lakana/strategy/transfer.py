@@ -267,7 +267,7 @@ def write_yaml(rows: dict[str, list[dict[str, Any]]]) -> bytes:
                                  "year": ind["baseline_year"]},
                     "source": {"kind": ind["source_kind"], "key": ind["source_key"]},
                     "frequency": ind["frequency"], "responsible": ind["responsible"],
-                    "direction": ind["direction"],
+                    "direction": ind["direction"], "gci_pillar": ind["gci_pillar"],
                     "targets": {t["year"]: _plain(t["value"]) for t in
                                 children("targets", "indicator", ind["code"])}})
             objectives.append({"code": objective["code"], "title": objective["title"],

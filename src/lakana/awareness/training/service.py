@@ -517,6 +517,22 @@ def count_people_trained(session: Session, actor: Actor) -> int:
     return completion_table(session=session, actor=actor).total.people_trained
 
 
+def coverage_on(*, session: Session, actor: Actor, day: dt.date) -> tuple[int, int]:
+    """``(trainees, people trained)`` as they stood on ``day``, over the trainees the actor
+    sees: people trained are those with a completed enrolment in a session that ended on or
+    before ``day``; trainees are those registered by ``day``, and those trained by then even
+    if registered later (a history imported afterwards). Two counting queries."""
+    after = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+    trained = restrict(select(Enrolment.trainee_id), actor=actor, permission=P.TRAINING_READ,
+                       scope=Enrolment.institution_id).join(
+        CourseSession, CourseSession.id == Enrolment.session_id).where(
+        Enrolment.outcome == Outcome.COMPLETED, CourseSession.ends_on <= day)
+    people = _trainees_stmt(actor).where(Trainee.id.in_(trained))
+    registered = _trainees_stmt(actor).where(
+        (Trainee.created_at < after) | Trainee.id.in_(trained))
+    return _count(session, registered), _count(session, people)
+
+
 def completions_by_quarter(*, session: Session, actor: Actor) -> dict[str, int]:
     """Completions per quarter of their session's last day (``"2026-T3"``: the year and
     the quarter), over the enrolments the actor may see, oldest first."""

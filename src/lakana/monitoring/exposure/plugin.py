@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from lakana.core.plugins import DashboardCard, DemoStep, DomainPlugin, MenuEntry
-from lakana.monitoring.exposure import api, cli, demo, pages, permissions, service
+from lakana.monitoring.exposure import api, cli, demo, indicators, pages, permissions, service
 from lakana.monitoring.exposure import tasks as _tasks  # noqa: F401  (scan task, daily schedule)
 from lakana.monitoring.exposure.permissions import ExposurePermission
 
@@ -31,4 +31,5 @@ PLUGIN = DomainPlugin(
                              ExposurePermission.READ, service.count_open_critical),),
     cli=cli.app,
     demo=(DemoStep("exposure", demo.load_demo, order=60),),
+    indicator_sources=indicators.SOURCES,
 )
