@@ -39,9 +39,11 @@ test: lint test-sqlite test-postgres test-e2e test-cluster   ## the whole suite:
 
 bench: setup                    ## benchmarks: each prints a table against its baseline
 	@command -v wrk >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } || true
-	@# bench_heatmap and bench_public_intake also measure PostgreSQL when it is installed
+	@# bench_heatmap, bench_public_intake and bench_strategy_indicators also measure
+	@# PostgreSQL when it is installed
 	@for b in bench/bench_*.py; do echo "== $$b"; \
-	  if { [ "$$b" = bench/bench_heatmap.py ] || [ "$$b" = bench/bench_public_intake.py ]; } && \
+	  if { [ "$$b" = bench/bench_heatmap.py ] || [ "$$b" = bench/bench_public_intake.py ] || \
+	       [ "$$b" = bench/bench_strategy_indicators.py ]; } && \
 	     ls $${PG_BIN:-/usr/lib/postgresql/*/bin}/initdb >/dev/null 2>&1; then \
 	    scripts/with-postgres.sh $(UV) run python $$b || exit 1; \
 	  else $(UV) run python $$b || exit 1; fi; done

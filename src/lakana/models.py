@@ -25,6 +25,7 @@ from lakana.csirt import sharing_models as csirt_sharing_models  # noqa: F401
 from lakana.monitoring.detection import models as detection_models  # noqa: F401
 from lakana.monitoring.exposure import models as exposure_models  # noqa: F401
 from lakana.registry import models as registry_models  # noqa: F401
+from lakana.strategy import gci_models as strategy_gci_models  # noqa: F401
 from lakana.strategy import models as strategy_models  # noqa: F401
 
 metadata = Base.metadata

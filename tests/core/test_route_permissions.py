@@ -531,7 +531,9 @@ NATIONAL_PARAMS = {"catalog_version_id", "requirement_id", "profile_id", "priori
                    # awareness campaigns (awareness/campaigns/) are national
                    "awareness_campaign_id", "reach_id", "outcome_id",
                    # the national strategy's action plan (strategy/) is national
-                   "strategy_action_id"}
+                   "strategy_action_id", "indicator_code", "snapshot_label",
+                   # and so is its ITU GCI self-assessment (strategy/gci*.py)
+                   "question_code"}
 
 #: How to make, for a path parameter, an object that belongs to institution B (or to a
 #: person of B, for objects owned by a person).
@@ -594,6 +596,10 @@ OBJECT_MAKERS: dict[str, Callable[[Factory, int], Any]] = {
     "outcome_id": awareness_campaign_makers.make_outcome,
     # National strategy (strategy/): the action plan is national, edited by the agency
     "strategy_action_id": strategy_makers.make_action,
+    "indicator_code": strategy_makers.make_indicator,
+    "snapshot_label": strategy_makers.make_snapshot,  # snapshots and their reports
+    # the GCI questions are fixed (strategy/data/gci.yaml): a code, not a row
+    "question_code": lambda f, b: "LEG-1",
     # The biometric registry: national objects, not an institution's
     "person_id": biometry_makers.make_person,
     "adjudication_id": biometry_makers.make_adjudication,

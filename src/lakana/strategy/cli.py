@@ -15,11 +15,12 @@ from lakana.core.cli_support import cli_transaction, echo_json, fail, friendly_e
 from lakana.core.config import load_settings
 from lakana.core.errors import Invalid
 from lakana.core.i18n import translate, use_language
-from lakana.strategy import measures, service, tracking, transfer
+from lakana.strategy import measures, report_cli, service, tracking, transfer
 from lakana.strategy.schemas import FIRST_YEAR, LAST_YEAR
 
 app = typer.Typer(no_args_is_help=True,
                   help="National strategy: action plan, indicators, import and export.")
+app.command("report")(report_cli.report)
 
 
 def _actor() -> Actor:

@@ -7,8 +7,9 @@ the source's answer for the period, with the source's formula shown beside it. A
 installed domain declares, a source that finds nothing to measure, and a source that fails
 each give no value and a reason: never a made-up number.
 
-A *manual* indicator takes the latest value entered for a period ending within the year
-(laws adopted, budget spent), each with its evidence (a note, and a file if any).
+A *manual* indicator takes the latest value entered for a period of the year that has begun
+by the measuring day (a quarter, or the whole year), each with its evidence (a note, and a
+file if any): laws adopted, budget spent.
 
 Status, the traffic light of the dashboard:
 
@@ -151,13 +152,16 @@ def _computed(session: Session, actor: Actor, indicator: StrategyIndicator, peri
 
 def _manual_values(session: Session, indicator_ids: list[int], period: Period
                    ) -> dict[int, StrategyIndicatorValue]:
-    """The latest value entered for a period ending within ``period``, by indicator."""
+    """By indicator, the latest value entered for a period of ``period``'s year that has
+    begun by ``period``'s end (a value for the whole year counts from its first day)."""
     found: dict[int, StrategyIndicatorValue] = {}
+    year_end = dt.date(period.start.year, 12, 31)
     rows = session.scalars(
         select(StrategyIndicatorValue)
         .where(StrategyIndicatorValue.indicator_id.in_(indicator_ids),
                StrategyIndicatorValue.period_end >= period.start,
-               StrategyIndicatorValue.period_end <= period.end)
+               StrategyIndicatorValue.period_end <= year_end,
+               StrategyIndicatorValue.period_start <= period.end)
         .order_by(StrategyIndicatorValue.period_end, StrategyIndicatorValue.entered_at,
                   StrategyIndicatorValue.id))
     for row in rows:

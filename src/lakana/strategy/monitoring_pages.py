@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
+from markupsafe import Markup
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
@@ -23,7 +24,7 @@ from lakana.core.i18n import translate
 from lakana.core.web.errors import validation_message
 from lakana.core.web.forms import Form
 from lakana.core.web.templating import render
-from lakana.strategy import measures, service, tracking
+from lakana.strategy import charts, measures, report, service, tracking
 from lakana.strategy.monitoring_api import SnapshotRequest, shown
 from lakana.strategy.pages import _labels
 from lakana.strategy.permissions import StrategyPermission as P
@@ -65,8 +66,10 @@ def dashboard(request: Request, session: DbSession, actor: CurrentActor,
                                                            year=chosen)]
     counts = {status: sum(1 for i in items if i["status"] == status)
               for status in measures.STATUSES}
+    plan = service.get_plan(session=session, actor=actor).model_dump(mode="json")
     return render(request, "strategy/dashboard.html", {
         "year": chosen, "axes": _by_objective(items, session, actor), "counts": counts,
+        "charts": [report.chart_statuses(counts), report.chart_axes(plan["axes"], items)],
         **_labels(), "light_label": _status_label, "lights": measures.STATUSES})
 
 
@@ -74,12 +77,17 @@ def _indicator_page(request: Request, session: Session, actor: Actor, code: str,
                     values: dict[str, Any] | None = None, errors: dict[str, str] | None = None,
                     error: str | None = None, status_code: int = 200) -> Response:
     found, points = tracking.history(session=session, actor=actor, code=code)
-    plan_item = next((i for axis in service.get_plan(session=session, actor=actor).axes
-                      for o in axis.objectives for i in o.indicators if i.code == code), None)
     [current] = measures.evaluate(session=session, actor=actor, year=_current_year(),
                                   indicators=[found])
+    live = [p for p in points if not p.frozen]
+    chart = charts.history_line(
+        [{"label": p.label, "value": p.value, "target": p.target} for p in live],
+        title=_("History"), value_label=_("value"), target_label=_("target"),
+        no_data=_("no data"), unit=found.unit)
     return render(request, "strategy/indicator.html", {
-        "indicator": found, "plan_item": plan_item, "current": shown(current.as_dict()),
+        # The chart escapes every text it draws.
+        "indicator": found, "history_chart": Markup(chart),
+        "current": shown(current.as_dict()),
         "history": [{**vars(p), "reason_text": translate(p.reason, **p.reason_args)
                      if p.reason else ""} for p in points],
         "entered": tracking.values_of(session=session, actor=actor, code=code),
@@ -129,6 +137,18 @@ def enter_value(request: Request, indicator_code: str, session: DbSession,
         return _indicator_page(request, session, actor, indicator_code, values=values,
                                error=_(exc.message, **exc.params), status_code=exc.status)
     return RedirectResponse(f"/strategy/indicators/{indicator_code}", status_code=303)
+
+
+@router.get("/gantt")
+def gantt(request: Request, session: DbSession, actor: CurrentActor) -> Response:
+    """The actions of each axis on a timeline 2026–2030, with their milestones and today."""
+    plan = service.get_plan(session=session, actor=actor).model_dump(mode="json")
+    today = dt.date.today()
+    axes = [{"code": axis["code"], "title": axis["title"],
+             "chart": report.chart_gantt([a for o in axis["objectives"] for a in o["actions"]],
+                                         today, today_label=_("today"))}
+            for axis in plan["axes"]]
+    return render(request, "strategy/gantt.html", {"axes": axes, **_labels()})
 
 
 def _snapshots_page(request: Request, session: Session, actor: Actor, *,
