@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from lakana.core.indicators import Measurement, Period
@@ -87,9 +88,19 @@ def test_mttr_is_the_median_of_cases_reported_in_the_period(db: Session) -> None
 
 
 @pytest.mark.usefixtures("cases")
-def test_incidents_total_counts_cases_reported_in_the_period(db: Session) -> None:
+def test_incidents_total_counts_cases_reported_in_the_period(
+        db: Session, session_factory: sessionmaker[Session]) -> None:
+    # Given two of the 2025 cases classified as abusive content
+    first, second = db.scalars(select(Case.id).order_by(Case.id).limit(2))
+    _set(session_factory, first, taxonomy_class="abusive-content")
+    _set(session_factory, second, taxonomy_class="abusive-content")
+    db.expire_all()
+    by_class = _measure(db, "csirt.incidents_total", Period.year(YEAR)).inputs
+    assert by_class["class:abusive-content"] == 2
     found = _measure(db, "csirt.incidents_total", Period.year(YEAR))
     assert found.value == 6
+    # With the count by class of the taxonomy in the inputs
+    assert sum(v for k, v in found.inputs.items() if str(k).startswith("class:")) == 6
     assert _measure(db, "csirt.incidents_total", Period.year(2026)).value == 1
 
 

@@ -191,3 +191,31 @@ def test_cli_writes_the_report(annual: str, settings: Settings,
     assert (tmp_path / "r.pdf").read_bytes().startswith(b"%PDF")
     assert html.exit_code == 0 and "Synthèse" in (tmp_path / "r.html").read_text()
     assert missing.exit_code != 0 and "2029-T4" in missing.output
+
+
+def test_the_report_shows_the_gci_self_assessment_as_frozen(
+        session_factory: sessionmaker[Session], settings: Settings,
+        institutions: dict[str, int]) -> None:
+    from lakana.strategy import gci
+    from lakana.strategy.gci_schemas import GciAnswerIn
+
+    # Given a legal question answered yes with evidence before the snapshot
+    with session_factory.begin() as session:
+        service.import_plan(session=session, actor=ADMIN, content=DRAFT_PLAN.read_bytes(),
+                            filename=DRAFT_PLAN.name)
+        gci.save_answer(session=session, actor=ADMIN, code="LEG-1", version=0,
+                        data=GciAnswerIn(answer="yes", evidence_note="Loi 2019-056"))
+        label = tracking.take_snapshot(session=session, actor=ADMIN, kind="annual",
+                                       year=2026, today=AFTER_2026).label
+    # And answered otherwise afterwards
+    with session_factory.begin() as session:
+        gci.save_answer(session=session, actor=ADMIN, code="LEG-1", version=1,
+                        data=GciAnswerIn(answer="no"))
+    with session_factory() as session:
+        snapshot = tracking.get_snapshot(session=session, actor=ADMIN, label=label)
+    frozen = {p["code"]: p for p in snapshot.content["gci"]["pillars"]}
+    assert frozen["legal"]["answered"] == 1 and frozen["legal"]["score"] > 0
+    # Then the report shows the answer and its evidence as they were, in French
+    html = report.render_html(report.environment(), snapshot, "fr")
+    assert "Indice mondial de cybersécurité" in html or "indice mondial" in html.lower()
+    assert "Loi 2019-056" in html and "IND-01" in html

@@ -67,12 +67,15 @@ def mttr_days(session: Session, actor: Actor, period: Period) -> Measurement:
 
 
 def incidents_total(session: Session, actor: Actor, period: Period) -> Measurement:
-    """Cases reported in ``period`` (every closure reason)."""
-    total = metrics.national_metrics(session=session, actor=actor, period=_period(period),
-                                     group="severity").total
+    """Cases reported in ``period`` (every closure reason), with their count by class of the
+    incident taxonomy in the inputs (``class:<id>``; ``class:none`` for unclassified)."""
+    found = metrics.national_metrics(session=session, actor=actor, period=_period(period),
+                                     group="class")
+    total = found.total
     if not total.cases and not _recorded_by_end(session, actor, period):
         return Measurement.none(NO_CASE_YET)
-    return Measurement(value=total.cases, inputs={"cases_reported": total.cases})
+    by_class = {f"class:{row.key or 'none'}": row.cases for row in found.rows}
+    return Measurement(value=total.cases, inputs={"cases_reported": total.cases, **by_class})
 
 
 SOURCES: tuple[IndicatorSource, ...] = (
@@ -90,6 +93,6 @@ SOURCES: tuple[IndicatorSource, ...] = (
     IndicatorSource(
         key="csirt.incidents_total", label=N_("Incidents reported"),
         formula=N_("Cases reported to the national CSIRT during the period, whatever their "
-                   "outcome."),
+                   "outcome; the inputs give the count for each class of the taxonomy."),
         unit="incidents", compute=incidents_total, direction="higher"),
 )

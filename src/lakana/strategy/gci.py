@@ -232,3 +232,41 @@ def _apply(found: StrategyGciAnswer, state: dict[str, Any], actor: Actor) -> Non
         setattr(found, key, value)
     found.updated_by = actor.name
     found.updated_at = utcnow()
+
+
+def frozen(*, session: Session, actor: Actor) -> dict[str, Any]:
+    """The self-assessment as a snapshot keeps it: by pillar code, the score and each
+    answer with its evidence (language-free: the report words it from ``gci.yaml``)."""
+    actor.require(P.PLAN_READ)
+    saved = {a.question_code: a for a in session.scalars(select(StrategyGciAnswer))}
+    found = []
+    for pillar in pillars():
+        answers: list[dict[str, Any]] = []
+        for q in pillar.questions:
+            row = saved.get(q.code)
+            answers.append({
+                "code": q.code, "answer": row.answer if row else GciAnswer.UNKNOWN.value,
+                "evidence_note": row.evidence_note if row else "",
+                "evidence_url": row.evidence_url if row else "",
+                "indicator_codes": list(row.indicator_codes) if row else []})
+        found.append({"code": pillar.code,
+                      "score": score_of([GciAnswer(a["answer"]) for a in answers]),
+                      "answered": sum(a["answer"] != GciAnswer.UNKNOWN.value
+                                      for a in answers),
+                      "answers": answers})
+    overall = round(sum(p["score"] for p in found) / len(found), 1) if found else 0.0
+    return {"score": overall, "pillars": found}
+
+
+def pillar_title(code: str) -> str:
+    """A pillar's title in the current language (the code itself if unknown)."""
+    found = next((p for p in pillars() if p.code == code), None)
+    return _localized(found.title) if found else code
+
+
+def question_text(code: str) -> str:
+    """A question's text in the current language (the code itself if unknown)."""
+    try:
+        return _localized(question(code).text)
+    except NotFound:
+        return code

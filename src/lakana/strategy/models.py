@@ -37,10 +37,13 @@ class StrategyAxis(Base):
     position: Mapped[int] = mapped_column(Integer, default=0)
     title: Mapped[str] = mapped_column(String(300))
     description: Mapped[str] = mapped_column(Text, default="")
+    version: Mapped[int] = mapped_column(Integer, default=1)
 
     objectives: Mapped[list[StrategyObjective]] = relationship(
         back_populates="axis", order_by="StrategyObjective.position",
         cascade="all, delete-orphan")
+
+    __mapper_args__ = {"version_id_col": version}
 
     def __repr__(self) -> str:
         return f"<StrategyAxis {self.code}>"
@@ -58,6 +61,7 @@ class StrategyObjective(Base):
     position: Mapped[int] = mapped_column(Integer, default=0)
     title: Mapped[str] = mapped_column(String(300))
     description: Mapped[str] = mapped_column(Text, default="")
+    version: Mapped[int] = mapped_column(Integer, default=1)
 
     axis: Mapped[StrategyAxis] = relationship(back_populates="objectives")
     actions: Mapped[list[StrategyAction]] = relationship(
@@ -66,6 +70,8 @@ class StrategyObjective(Base):
     indicators: Mapped[list[StrategyIndicator]] = relationship(
         back_populates="objective", order_by="StrategyIndicator.position",
         cascade="all, delete-orphan")
+
+    __mapper_args__ = {"version_id_col": version}
 
     def __repr__(self) -> str:
         return f"<StrategyObjective {self.code}>"
@@ -163,11 +169,14 @@ class StrategyIndicator(Base):
     direction: Mapped[str] = mapped_column(String(10), default="higher")
     #: The ITU Global Cybersecurity Index pillar the indicator reports on ("" if none).
     gci_pillar: Mapped[str] = mapped_column(String(20), default="")
+    version: Mapped[int] = mapped_column(Integer, default=1)
 
     objective: Mapped[StrategyObjective] = relationship(back_populates="indicators")
     targets: Mapped[list[StrategyTarget]] = relationship(
         back_populates="indicator", order_by="StrategyTarget.year",
         cascade="all, delete-orphan")
+
+    __mapper_args__ = {"version_id_col": version}
 
     def __repr__(self) -> str:
         return f"<StrategyIndicator {self.code}>"

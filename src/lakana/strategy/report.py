@@ -30,7 +30,8 @@ from lakana.core.i18n import N_
 from lakana.core.i18n import gettext as _
 from lakana.core.web import pdf
 from lakana.core.web.templating import build_environment
-from lakana.strategy import charts, measures, tracking
+from lakana.strategy import charts, gci, measures, tracking
+from lakana.strategy.gci_schemas import ANSWER_LABELS, GciAnswer
 from lakana.strategy.models import StrategySnapshot
 from lakana.strategy.schemas import FIRST_YEAR, LAST_YEAR, SOURCE_LABELS, STATUS_LABELS
 
@@ -165,8 +166,31 @@ def build_context(snapshot: StrategySnapshot, *, generated_at: dt.datetime | Non
         "summary": _summary(actions, [f.get("status", "none") for f in figures.values()],
                             period_end),
         "period_end": period_end,
+        "gci": _gci(content.get("gci"), figures, content.get("plan", {})),
         **helpers(),
     }
+
+
+def _gci(frozen: Mapping[str, Any] | None, figures: Mapping[str, Mapping[str, Any]],
+         plan: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The GCI section: each pillar's score and answers as frozen, worded in the report's
+    language, with the plan indicators mapped to it (``None`` for an older snapshot)."""
+    if not frozen:
+        return None
+    mapped: dict[str, list[Mapping[str, Any]]] = {}
+    for axis in plan.get("axes", []):
+        for objective in axis.get("objectives", []):
+            for indicator in objective.get("indicators", []):
+                pillar = indicator.get("gci_pillar") or ""
+                if pillar and indicator["code"] in figures:
+                    mapped.setdefault(pillar, []).append(figures[indicator["code"]])
+    return {"score": frozen.get("score", 0.0), "pillars": [
+        {**p, "title": gci.pillar_title(p["code"]), "total": len(p.get("answers", [])),
+         "indicators": mapped.get(p["code"], []),
+         "answers": [{**a, "text": gci.question_text(a["code"]),
+                      "answer_label": _(ANSWER_LABELS.get(GciAnswer(a["answer"]), a["answer"]))}
+                     for a in p.get("answers", [])]}
+        for p in frozen.get("pillars", [])]}
 
 
 def helpers() -> dict[str, Any]:

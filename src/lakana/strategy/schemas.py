@@ -227,6 +227,7 @@ class IndicatorOut(BaseModel):
     direction: Direction
     gci_pillar: str
     targets: dict[int, float]
+    version: int = 1
 
 
 class ObjectiveOut(BaseModel):
@@ -237,6 +238,7 @@ class ObjectiveOut(BaseModel):
     description: str
     actions: list[ActionOut]
     indicators: list[IndicatorOut]
+    version: int = 1
 
 
 class AxisOut(BaseModel):
@@ -246,6 +248,7 @@ class AxisOut(BaseModel):
     title: str
     description: str
     objectives: list[ObjectiveOut]
+    version: int = 1
 
 
 class PlanOut(BaseModel):

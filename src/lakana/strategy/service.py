@@ -96,7 +96,7 @@ def _indicator_out(found: StrategyIndicator) -> IndicatorOut:
         source_kind=found.source_kind, source_key=found.source_key,
         frequency=found.frequency, responsible=found.responsible, direction=found.direction,
         gci_pillar=found.gci_pillar,
-        targets={t.year: t.value for t in found.targets})
+        targets={t.year: t.value for t in found.targets}, version=found.version)
 
 
 def get_plan(*, session: Session, actor: Actor) -> PlanOut:
@@ -110,7 +110,8 @@ def get_plan(*, session: Session, actor: Actor) -> PlanOut:
         objectives=[ObjectiveOut(
             code=o.code, title=o.title, description=o.description,
             actions=[_action_out(a, acronyms, depends) for a in o.actions],
-            indicators=[_indicator_out(i) for i in o.indicators]) for o in axis.objectives])
+            indicators=[_indicator_out(i) for i in o.indicators], version=o.version)
+            for o in axis.objectives], version=axis.version)
         for axis in axes])
 
 

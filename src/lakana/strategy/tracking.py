@@ -29,7 +29,7 @@ from lakana.core.db import utcnow
 from lakana.core.errors import Conflict, Invalid, NotFound
 from lakana.core.files import service as files
 from lakana.core.indicators import IndicatorSource
-from lakana.strategy import measures, service
+from lakana.strategy import gci, measures, service
 from lakana.strategy.models import StrategyIndicator, StrategyIndicatorValue, StrategySnapshot
 from lakana.strategy.permissions import StrategyPermission as P
 from lakana.strategy.schemas import FIRST_YEAR, LAST_YEAR
@@ -155,7 +155,9 @@ def take_snapshot(*, session: Session, actor: Actor, kind: str, year: int,
                "indicators": [f.as_dict() for f in figures],
                # The plan as it stood (actions' status, budget, milestones): what the
                # report's action tables and Gantt are drawn from.
-               "plan": service.get_plan(session=session, actor=actor).model_dump(mode="json")}
+               "plan": service.get_plan(session=session, actor=actor).model_dump(mode="json"),
+               # The ITU GCI self-assessment as it stood (answers and their evidence).
+               "gci": gci.frozen(session=session, actor=actor)}
     snapshot = StrategySnapshot(label=label, kind=kind, period_start=start, period_end=end,
                                 taken_at=utcnow(), taken_by=actor.name,
                                 digest=hashlib.sha256(canonical(content)).hexdigest(),
