@@ -532,6 +532,7 @@ NATIONAL_PARAMS = {"catalog_version_id", "requirement_id", "profile_id", "priori
                    "awareness_campaign_id", "reach_id", "outcome_id",
                    # the national strategy's action plan (strategy/) is national
                    "strategy_action_id", "indicator_code", "snapshot_label",
+                   "axis_code", "objective_code",
                    # and so is its ITU GCI self-assessment (strategy/gci*.py)
                    "question_code"}
 
@@ -597,6 +598,8 @@ OBJECT_MAKERS: dict[str, Callable[[Factory, int], Any]] = {
     # National strategy (strategy/): the action plan is national, edited by the agency
     "strategy_action_id": strategy_makers.make_action,
     "indicator_code": strategy_makers.make_indicator,
+    "axis_code": strategy_makers.make_axis,
+    "objective_code": strategy_makers.make_objective,
     "snapshot_label": strategy_makers.make_snapshot,  # snapshots and their reports
     # the GCI questions are fixed (strategy/data/gci.yaml): a code, not a row
     "question_code": lambda f, b: "LEG-1",

@@ -49,3 +49,15 @@ def make_indicator(factory: Factory, institution_id: int) -> str:
     """The code of an indicator of the small plan (a manual one)."""
     make_action(factory, institution_id)
     return "IND-01"
+
+
+def make_axis(factory: Factory, institution_id: int) -> str:
+    """The code of an axis of the small plan."""
+    make_action(factory, institution_id)
+    return "A1"
+
+
+def make_objective(factory: Factory, institution_id: int) -> str:
+    """The code of an objective of the small plan."""
+    make_action(factory, institution_id)
+    return "A1.O1"

@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy.orm import Session, sessionmaker
 
 from lakana.registry import demo as registry_demo
-from lakana.strategy import demo, measures, service, tracking
+from lakana.strategy import demo, gci, measures, service, tracking
 from lakana.strategy.schemas import FIRST_YEAR
 from tests.strategy.conftest import ADMIN, plan_acronyms
 
@@ -35,3 +35,5 @@ def test_demo_loads_the_draft_plan_once(session_factory: sessionmaker[Session]) 
                                                         year=FIRST_YEAR)}
         assert figures["IND-01"].value == 2 and figures["IND-01"].evidence is not None
         assert len(tracking.list_snapshots(session=session, actor=ADMIN)) == ended
+        assessment = gci.self_assessment(session=session, actor=ADMIN, year=FIRST_YEAR)
+        assert all(p.answered for p in assessment.pillars) and assessment.score > 0

@@ -172,7 +172,7 @@ def axis_progress(axes: Sequence[Mapping[str, Any]], statuses: Mapping[str, str]
                    if a.get("status") != "cancelled"]
         done = sum(1 for a in actions if a.get("status") == "done")
         body.append(_text(0, y + 12, _clip(f"{axis.get('code', '')} {axis.get('title', '')}",
-                                           28), weight="bold"))
+                                           40), weight="bold"))
         body.append(_text(label_w - 4, y + 28, indicators_label, fill=MUTED, anchor="end"))
         body.append(_rect(label_w, y + 18, bar_w, 12, "#f2f2f2"))
         x = float(label_w)
@@ -325,3 +325,20 @@ def history_line(points: Sequence[Mapping[str, Any]], *, title: str = "History",
                 f'stroke="{MUTED}" stroke-width="1.5" stroke-dasharray="5 3"/>')
     body.append(_text(left + 172, ly, target_label))
     return _svg(width, height, title, body)
+
+
+def legend(items: Sequence[tuple[str, str]], *, title: str = "Key", width: int = 680) -> str:
+    """A colour key: one swatch and its words per ``(colour, words)``, on one line (wrapping
+    to the next when the line is full)."""
+    if not items:
+        return _empty(title, title, width)
+    body: list[str] = []
+    x, y = 0.0, 0.0
+    for colour, words in items:
+        span = 18 + 6.5 * len(words) + 16
+        if x and x + span > width:
+            x, y = 0.0, y + 18
+        body.append(_rect(x, y + 3, 12, 12, colour))
+        body.append(_text(x + 18, y + 13, words))
+        x += span
+    return _svg(width, y + 20, title, body)

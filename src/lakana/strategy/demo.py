@@ -14,7 +14,8 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from lakana.core.auth.rbac import Actor
-from lakana.strategy import service, tracking
+from lakana.strategy import gci, service, tracking
+from lakana.strategy.gci_schemas import GciAnswerIn
 from lakana.strategy.schemas import FIRST_YEAR
 
 #: Values of the draft plan's manual indicators for 2026, with fictitious evidence.
@@ -28,6 +29,28 @@ MANUAL_VALUES = (
 )
 
 DRAFT_PLAN = Path(__file__).parent / "data" / "plan-mali-2026.yaml"
+
+#: Answers of the GCI self-assessment, with fictitious evidence.
+GCI_ANSWERS: tuple[tuple[str, str, str, list[str]], ...] = (
+    ("LEG-1", "yes", "Loi n° 2019-056 portant répression de la cybercriminalité.", ["IND-01"]),
+    ("LEG-2", "yes", "Loi n° 2013-015 sur la protection des données à caractère personnel ; "
+                     "autorité de protection des données en fonction.", []),
+    ("LEG-3", "partial", "Projet de décret sur les opérateurs d'importance vitale en cours "
+                         "d'adoption.", ["IND-01"]),
+    ("TEC-1", "yes", "CSIRT national en service, incidents suivis dans Lakana.",
+     ["IND-06", "IND-07"]),
+    ("TEC-3", "partial", "Référentiel national publié ; évaluations de référence engagées.",
+     ["IND-08", "IND-09"]),
+    ("ORG-1", "yes", "Stratégie nationale de cybersécurité 2026–2030 adoptée en Conseil des "
+                     "ministres, plan d'action chiffré.", []),
+    ("ORG-3", "yes", "Indicateurs du plan calculés dans Lakana ; rapports trimestriels.", []),
+    ("CAP-1", "partial", "Campagnes nationales de sensibilisation (radio, SMS) en 2026.",
+     ["IND-03"]),
+    ("CAP-3", "partial", "Parcours de formation des agents publics ouverts en 2026.",
+     ["IND-04", "IND-05"]),
+    ("COO-1", "yes", "Mémorandum d'entente avec l'agence sénégalaise, mai 2026.", ["IND-11"]),
+    ("COO-2", "no", "", []),
+)
 
 
 def load_demo(*, session: Session, actor: Actor) -> dict[str, int]:
@@ -43,6 +66,10 @@ def load_demo(*, session: Session, actor: Actor) -> dict[str, int]:
             tracking.enter_value(session=session, actor=actor, code=code, data=tracking.ValueEntry(
                 year=FIRST_YEAR, value=value, evidence=evidence))
             values += 1
+    for code, answer, evidence, indicators in GCI_ANSWERS:
+        gci.save_answer(session=session, actor=actor, code=code, version=0,
+                        data=GciAnswerIn(answer=answer, evidence_note=evidence,
+                                         indicator_codes=indicators))
     snapshots = 0
     for quarter in range(1, 5):
         _label, _start, end = tracking.period_of("quarterly", FIRST_YEAR, quarter)

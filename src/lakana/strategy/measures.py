@@ -49,6 +49,17 @@ STATUSES = ("met", "near", "off", "none")
 STATUS_NAMES = {"met": N_("Target met"), "near": N_("Close to target"),
                 "off": N_("Off track"), "none": N_("No data")}
 
+#: Words for the inputs the installed sources give (others are shown as their key).
+INPUT_LABELS = {
+    "numerator": N_("counted"), "denominator": N_("out of"),
+    "exercises": N_("exercises"), "as_of": N_("on"), "closed": N_("cases closed"),
+    "false_positive_or_duplicate": N_("false positives or duplicates"),
+    "cases_resolved": N_("cases resolved"), "cases_reported": N_("cases reported"),
+    "median_hours": N_("median in hours"), "findings_fixed": N_("findings fixed"),
+    "findings_open": N_("findings open"), "institutions_scored": N_("institutions scored"),
+    "institutions_assessed": N_("institutions assessed"), "answers": N_("answers"),
+}
+
 NO_SOURCE = N_("No installed domain computes “%(key)s”: no data.")
 NO_KEY = N_("This computed indicator names no source: no data.")
 FAILED = N_("The formula failed (%(error)s): no value is shown.")

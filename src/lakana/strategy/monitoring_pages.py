@@ -70,7 +70,8 @@ def dashboard(request: Request, session: DbSession, actor: CurrentActor,
     return render(request, "strategy/dashboard.html", {
         "year": chosen, "axes": _by_objective(items, session, actor), "counts": counts,
         "charts": [report.chart_statuses(counts), report.chart_axes(plan["axes"], items)],
-        **_labels(), "light_label": _status_label, "lights": measures.STATUSES})
+        **_labels(), "light_label": _status_label, "lights": measures.STATUSES,
+        "figure": report.figure, "inputs_text": report.inputs_text})
 
 
 def _indicator_page(request: Request, session: Session, actor: Actor, code: str, *,
@@ -83,7 +84,7 @@ def _indicator_page(request: Request, session: Session, actor: Actor, code: str,
     chart = charts.history_line(
         [{"label": p.label, "value": p.value, "target": p.target} for p in live],
         title=_("History"), value_label=_("value"), target_label=_("target"),
-        no_data=_("no data"), unit=found.unit)
+        no_data=_("no data"), unit=found.unit, fmt=report.figure)
     return render(request, "strategy/indicator.html", {
         # The chart escapes every text it draws.
         "indicator": found, "history_chart": Markup(chart),
@@ -93,7 +94,7 @@ def _indicator_page(request: Request, session: Session, actor: Actor, code: str,
         "entered": tracking.values_of(session=session, actor=actor, code=code),
         "can_enter": actor.can(P.PLAN_MANAGE) and found.source_kind == "manual",
         "values": values or {"year": _current_year()}, "errors": errors or {},
-        "error": error, **_labels(), "light_label": _status_label},
+        "error": error, **_labels(), "light_label": _status_label, "figure": report.figure},
         status_code=status_code)
 
 
@@ -148,7 +149,14 @@ def gantt(request: Request, session: DbSession, actor: CurrentActor) -> Response
              "chart": report.chart_gantt([a for o in axis["objectives"] for a in o["actions"]],
                                          today, today_label=_("today"))}
             for axis in plan["axes"]]
-    return render(request, "strategy/gantt.html", {"axes": axes, **_labels()})
+    labels = _labels()
+    key = charts.legend([(colour, labels["status_label"](status))
+                         for status, colour in charts.ACTION_COLOURS.items()],
+                        title=_("Colour key"))
+    return render(request, "strategy/gantt.html", {
+        "axes": axes, **labels, "key": Markup(key),  # the chart escapes every text it draws
+        "legend": _("Bars: planned period of each action, coloured by status; diamonds: "
+                    "milestones (filled when done); dashed line: today.")})
 
 
 def _snapshots_page(request: Request, session: Session, actor: Actor, *,

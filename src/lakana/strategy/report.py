@@ -71,8 +71,17 @@ def inputs_text(inputs: Mapping[str, Any]) -> str:
     if "numerator" in rest and "denominator" in rest:
         parts.append(f"{_number_or_text(rest.pop('numerator'))} / "
                      f"{_number_or_text(rest.pop('denominator'))}")
-    parts += [f"{key} = {_number_or_text(value)}" for key, value in sorted(rest.items())]
+    parts += [f"{input_label(key)} = {_number_or_text(value)}"
+              for key, value in sorted(rest.items())]
     return "; ".join(parts)
+
+
+def input_label(key: str) -> str:
+    """An input's name in the report's language (``class:<id>``: a taxonomy class)."""
+    if key.startswith("class:"):
+        return _("class %(name)s", name=key.split(":", 1)[1])
+    label = measures.INPUT_LABELS.get(key)
+    return _(label) if label else key
 
 
 def _number_or_text(value: Any) -> str:

@@ -1,4 +1,5 @@
-"""strategy indicators measured, snapshots and GCI self-assessment
+"""Strategy: manual indicator values, snapshots, the GCI self-assessment, indicator pillars
+and edit versions of axes, objectives and indicators.
 
 Revision ID: 0016
 Revises: 0015
@@ -65,16 +66,33 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_strategy_indicator_value_indicator_id'), ['indicator_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_strategy_indicator_value_period_end'), ['period_end'], unique=False)
 
+    with op.batch_alter_table('strategy_axis', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('version', sa.Integer(), nullable=False,
+                                      server_default='1'))
+
     with op.batch_alter_table('strategy_indicator', schema=None) as batch_op:
         batch_op.add_column(sa.Column('gci_pillar', sa.String(length=20), nullable=False,
                                       server_default=''))
+        batch_op.add_column(sa.Column('version', sa.Integer(), nullable=False,
+                                      server_default='1'))
+
+    with op.batch_alter_table('strategy_objective', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('version', sa.Integer(), nullable=False,
+                                      server_default='1'))
 
 
 
 def downgrade() -> None:
     """Revert this revision."""
+    with op.batch_alter_table('strategy_objective', schema=None) as batch_op:
+        batch_op.drop_column('version')
+
     with op.batch_alter_table('strategy_indicator', schema=None) as batch_op:
+        batch_op.drop_column('version')
         batch_op.drop_column('gci_pillar')
+
+    with op.batch_alter_table('strategy_axis', schema=None) as batch_op:
+        batch_op.drop_column('version')
 
     with op.batch_alter_table('strategy_indicator_value', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_strategy_indicator_value_period_end'))
