@@ -192,6 +192,7 @@ def test_pages_show_the_dashboard_enter_values_and_freeze(
     assert "days counted" not in board.text  # a test source: not installed in the app
     page = browser.get("/strategy/indicators/IND-01")
     assert page.status_code == 200 and "Saisir une valeur" in page.text
+    assert 'href="/strategy/indicators/IND-01/edit"' in page.text
     csrf = csrf_from(page.text)
     refused = browser.post("/strategy/indicators/IND-01/values",
                            data={"csrf_token": csrf, "year": "2026", "value": "2",
@@ -217,7 +218,8 @@ def test_pages_show_the_dashboard_enter_values_and_freeze(
     assert "2026-T1" in browser.get("/strategy/snapshots").text
     # A focal point reads but gets no forms
     focal = login_as(factory.user(Role.FOCAL_POINT, institution_id=1))
-    assert "Saisir une valeur" not in focal.get("/strategy/indicators/IND-01").text
+    focal_page = focal.get("/strategy/indicators/IND-01").text
+    assert "Saisir une valeur" not in focal_page and "/edit" not in focal_page
     assert focal.post("/strategy/snapshots", data={
         "csrf_token": csrf_from(focal.get("/strategy/snapshots").text), "kind": "annual",
         "year": "2026"}).status_code == 403

@@ -93,6 +93,7 @@ def _indicator_page(request: Request, session: Session, actor: Actor, code: str,
                      if p.reason else ""} for p in points],
         "entered": tracking.values_of(session=session, actor=actor, code=code),
         "can_enter": actor.can(P.PLAN_MANAGE) and found.source_kind == "manual",
+        "can_edit": actor.can(P.PLAN_MANAGE),
         "values": values or {"year": _current_year()}, "errors": errors or {},
         "error": error, **_labels(), "light_label": _status_label, "figure": report.figure},
         status_code=status_code)
