@@ -157,35 +157,33 @@ def _next_position(siblings: list[Any]) -> int:
 
 # --- reading --------------------------------------------------------------------------------
 
-def get_axis(*, session: Session, actor: Actor, axis_code: str) -> StrategyAxis:
-    """One axis of the plan, by code."""
+def _by_code(session: Session, actor: Actor, model: type[Any], code: str, what: str) -> Any:
+    """The plan entity of ``model`` with ``code``; :class:`NotFound` naming ``what``."""
     actor.require(P.PLAN_READ)
-    found = session.scalar(select(StrategyAxis).where(StrategyAxis.code == axis_code))
+    found = session.scalar(select(model).where(model.code == code))
     if found is None:
         raise NotFound("This %(what)s does not exist or is not visible to you.",
-                       what=Msg("axis"))
+                       what=Msg(what))
+    return found
+
+
+def get_axis(*, session: Session, actor: Actor, axis_code: str) -> StrategyAxis:
+    """One axis of the plan, by code."""
+    found: StrategyAxis = _by_code(session, actor, StrategyAxis, axis_code, "axis")
     return found
 
 
 def get_objective(*, session: Session, actor: Actor, objective_code: str) -> StrategyObjective:
     """One objective of the plan, by code."""
-    actor.require(P.PLAN_READ)
-    found = session.scalar(select(StrategyObjective).where(
-        StrategyObjective.code == objective_code))
-    if found is None:
-        raise NotFound("This %(what)s does not exist or is not visible to you.",
-                       what=Msg("objective"))
+    found: StrategyObjective = _by_code(session, actor, StrategyObjective, objective_code,
+                                        "objective")
     return found
 
 
 def get_indicator(*, session: Session, actor: Actor, indicator_code: str) -> StrategyIndicator:
     """One indicator of the plan, by code."""
-    actor.require(P.PLAN_READ)
-    found = session.scalar(select(StrategyIndicator).where(
-        StrategyIndicator.code == indicator_code))
-    if found is None:
-        raise NotFound("This %(what)s does not exist or is not visible to you.",
-                       what=Msg("indicator"))
+    found: StrategyIndicator = _by_code(session, actor, StrategyIndicator, indicator_code,
+                                        "indicator")
     return found
 
 
